@@ -1,0 +1,6 @@
+//! Whole-system tests: scenarios run end to end through the engine, the model and the checkers.
+
+mod scenarios;
+mod scenario_errors;
+mod determinism;
+mod engine_limits;

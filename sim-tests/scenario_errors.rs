@@ -1,0 +1,75 @@
+//! Bad scenario files are rejected with `file:line:col` and what was expected.
+
+use kafkasim::scenario::Scenario;
+
+const GOOD: &str = r#"expect = "pass"
+[cluster]
+brokers = 1
+[[topics]]
+name = "t"
+partitions = 2
+[[producers]]
+name = "p1"
+topic = "t"
+messages = 10
+"#;
+
+fn error(text: &str) -> String {
+    Scenario::parse("bad.toml", text).expect_err("must be rejected").to_string()
+}
+
+#[test]
+fn the_good_file_parses() {
+    Scenario::parse("good.toml", GOOD).unwrap();
+}
+
+#[test]
+fn a_typo_in_a_key_names_line_column_and_the_expected_keys() {
+    let e = error(&GOOD.replace("messages = 10", "mesages = 10"));
+    assert!(e.starts_with("bad.toml:10:1: "), "{e}");
+    assert!(e.contains("unknown field `mesages`"), "{e}");
+    assert!(e.contains("`messages`"), "lists the expected keys: {e}");
+}
+
+#[test]
+fn a_typo_in_a_kafka_name_is_caught() {
+    let e = error(&GOOD.replace("messages = 10", "messages = 10\n\"linger.sm\" = 5"));
+    assert!(e.starts_with("bad.toml:11:1: "), "{e}");
+    assert!(e.contains("linger.ms"), "{e}");
+}
+
+#[test]
+fn an_unknown_topic_reference_points_at_the_value() {
+    let e = error(&GOOD.replace("topic = \"t\"", "topic = \"tt\""));
+    assert!(e.starts_with("bad.toml:9:9: unknown topic 'tt'"), "{e}");
+}
+
+#[test]
+fn a_bad_value_says_what_was_expected() {
+    let e = error(&GOOD.replace("messages = 10", "messages = 10\nacks = \"most\""));
+    assert!(e.starts_with("bad.toml:11:8: "), "{e}");
+    assert!(e.contains("acks"), "{e}");
+    let e = error(&GOOD.replace("partitions = 2", "partitions = 2\n\"retention.ms\" = \"long\""));
+    assert!(e.starts_with("bad.toml:7:"), "{e}");
+}
+
+#[test]
+fn an_unknown_fault_and_node_are_named() {
+    let e = error(&format!("{GOOD}[[faults]]\nat = \"1s\"\naction = \"crsh\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:13:10: "), "{e}");
+    assert!(e.contains("unknown variant `crsh`") && e.contains("`crash`"), "{e}");
+    let e = error(&format!("{GOOD}[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = \"b9\"\n"));
+    assert!(e.starts_with("bad.toml:14:8: unknown node 'b9'"), "{e}");
+}
+
+#[test]
+fn an_unknown_expectation_is_rejected() {
+    let e = error(&GOOD.replace("expect = \"pass\"", "expect = \"lost-writes\""));
+    assert!(e.starts_with("bad.toml:1:10: unknown expectation 'lost-writes'"), "{e}");
+}
+
+#[test]
+fn a_missing_file_is_an_error_not_a_panic() {
+    let e = Scenario::load("no/such/scenario.toml").unwrap_err().to_string();
+    assert!(e.starts_with("no/such/scenario.toml: "), "{e}");
+}

@@ -1,0 +1,63 @@
+//! Checkers: they read what clients observed (the history) and the final state of the cluster,
+//! and report violations with the trace sequence numbers that prove them.
+//!
+//! Each checker's doc comment is its precise definition.
+
+pub mod lost_write;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::engine::HistoryEntry;
+use crate::model::{NodeId, Observation, Offset, RecordId, SimTime, TopicPartition};
+
+/// One broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The checker's name, which is also the verdict a scenario can expect (`lost-write`).
+    pub kind: String,
+    /// One line, in Kafka's words.
+    pub summary: String,
+    /// Trace sequence numbers of the events that prove it, earliest first.
+    pub evidence: Vec<u64>,
+}
+
+/// A fault or control action as it happened, for checkers that name what caused a violation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultRecord {
+    pub seq: u64,
+    pub at: SimTime,
+    pub label: String,
+}
+
+/// The committed part of one partition's log at the end of the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FinalLog {
+    pub log_start_offset: Offset,
+    pub high_watermark: Offset,
+    /// Records below the high watermark, by offset.
+    pub records: BTreeMap<Offset, RecordId>,
+}
+
+/// Everything a checker may read.
+pub struct CheckInput<'a> {
+    pub history: &'a [HistoryEntry<Observation>],
+    pub final_logs: &'a BTreeMap<TopicPartition, FinalLog>,
+    pub faults: &'a [FaultRecord],
+    pub node_names: &'a [String],
+}
+
+impl CheckInput<'_> {
+    pub fn name(&self, node: NodeId) -> &str {
+        self.node_names.get(node.0 as usize).map_or("?", String::as_str)
+    }
+}
+
+/// Runs every checker.
+pub fn check_all(input: &CheckInput<'_>) -> Vec<Violation> {
+    lost_write::check(input)
+}
+
+/// The names of every checker, for scenario validation and docs.
+pub const CHECKERS: &[&str] = &[lost_write::NAME];

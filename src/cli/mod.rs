@@ -1,0 +1,186 @@
+//! The `kafkasim` command. The only layer that reads the wall clock, talks to the terminal and
+//! writes files.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use crate::explore::determinism::check_seed;
+use crate::explore::{run_scenario, RunOptions, RunReport};
+use crate::scenario::Scenario;
+use crate::trace::{JsonLines, TraceHeader};
+
+/// Exit codes: the outcome matched the expectation, it did not, or the input was bad.
+pub const EXIT_MATCHED: u8 = 0;
+pub const EXIT_MISMATCH: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "kafkasim", version, about = "Deterministic simulation of Apache Kafka semantics")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run one scenario with one seed and judge it against its expectation.
+    Run {
+        scenario: PathBuf,
+        /// The seed (default: the scenario's `run.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Write the trace as JSON Lines to this file (refuses to overwrite an existing file
+        /// unless --force).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Overwrite the trace file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run each seed twice and compare trace digests.
+    CheckDeterminism {
+        scenario: PathBuf,
+        /// A seed range `A..B` (B excluded) or one seed.
+        #[arg(long, default_value = "1..11")]
+        seeds: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { scenario, seed, json, trace, force } => run(&scenario, seed, json, trace, force),
+        Command::CheckDeterminism { scenario, seeds } => check_determinism(&scenario, &seeds),
+    }
+}
+
+fn load(path: &PathBuf) -> Result<Scenario, ExitCode> {
+    Scenario::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    })
+}
+
+fn run(path: &PathBuf, seed: Option<u64>, json: bool, trace: Option<PathBuf>, force: bool) -> ExitCode {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or_else(|| scenario.default_seed());
+    let mut options = RunOptions::default();
+    if let Some(trace_path) = &trace {
+        if trace_path.exists() && !force {
+            eprintln!("error: {} exists; pass --force to overwrite it", trace_path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        let file = match File::create(trace_path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}: {e}", trace_path.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        let names = scenario.node_names();
+        let header = TraceHeader::new(&scenario.name, seed, &names);
+        match JsonLines::new(BufWriter::new(file), &header) {
+            Ok(sink) => options.sink = Some(Box::new(sink)),
+            Err(e) => {
+                eprintln!("error: {}: {e}", trace_path.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    let started = Instant::now();
+    let report = run_scenario(&scenario, seed, options);
+    let wall = started.elapsed().as_secs_f64();
+    if json {
+        let mut value = serde_json::to_value(&report).expect("reports serialize");
+        value["stats"]["wall_time_s"] = serde_json::json!(wall);
+        value["stats"]["events_per_sec"] = serde_json::json!(rate(report.stats.events, wall));
+        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+    } else {
+        print_summary(&report, wall, trace.as_ref());
+    }
+    ExitCode::from(if report.matched { EXIT_MATCHED } else { EXIT_MISMATCH })
+}
+
+fn rate(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        (n as f64 / secs).round()
+    } else {
+        0.0
+    }
+}
+
+fn print_summary(r: &RunReport, wall: f64, trace: Option<&PathBuf>) {
+    let s = &r.stats;
+    let outcome = if r.matched { "as expected" } else { "NOT as expected" };
+    println!("scenario  {} (seed {})", r.scenario, r.seed);
+    println!("verdict   {}  — expected {}: {outcome}", r.verdict, r.expected);
+    if r.violations.is_empty() {
+        println!("violations none");
+    } else {
+        println!("violations {}:", r.violations.len());
+        for v in r.violations.iter().take(10) {
+            println!("  [{}] {} (trace seq {:?})", v.kind, v.summary, v.evidence);
+        }
+        if r.violations.len() > 10 {
+            println!("  … and {} more (see --json)", r.violations.len() - 10);
+        }
+    }
+    println!(
+        "records   produced {}, acked {}, failed {}, consumed {}",
+        s.records_produced, s.records_acked, s.records_failed, s.records_consumed
+    );
+    println!("run       ended by {} at virtual {:.3}s; {} events in {:.3}s wall ({} events/s)", r.end, s.virtual_time_s, s.events, wall, rate(s.events, wall));
+    println!("digest    {}", r.digest);
+    if let Some(t) = trace {
+        println!("trace     {}", t.display());
+    }
+    println!("reproduce {}", r.reproduce);
+}
+
+/// `A..B` (B excluded), `A..=B`, or a single seed.
+pub fn parse_seeds(text: &str) -> Option<std::ops::Range<u64>> {
+    if let Some((a, b)) = text.split_once("..=") {
+        let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        return (a <= b).then(|| a..b + 1);
+    }
+    if let Some((a, b)) = text.split_once("..") {
+        let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        return (a < b).then_some(a..b);
+    }
+    let s: u64 = text.trim().parse().ok()?;
+    Some(s..s + 1)
+}
+
+fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(range) = parse_seeds(seeds) else {
+        eprintln!("error: --seeds {seeds}: expected A..B, A..=B or a seed");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let count = range.end - range.start;
+    for seed in range {
+        if let Some(d) = check_seed(&scenario, seed) {
+            println!("DIVERGED at seed {seed}: digests {} vs {}", d.first_digest, d.second_digest);
+            println!("first diverging event: seq {}", d.seq);
+            println!("  run 1: {}", d.first_event.map_or("(none)".into(), |e| e.to_string()));
+            println!("  run 2: {}", d.second_event.map_or("(none)".into(), |e| e.to_string()));
+            return ExitCode::from(EXIT_MISMATCH);
+        }
+    }
+    println!("deterministic: {count} seeds, each run twice, identical digests");
+    ExitCode::from(EXIT_MATCHED)
+}

@@ -1,0 +1,375 @@
+//! The network model: TCP-like ordered connections over links with latency, loss and
+//! duplication, partitions of any shape, clogging, and message rules.
+//!
+//! A pure data structure owned by the engine: it decides what happens to each message and keeps
+//! the messages held on clogged links, but never sees actors. Connections are per directed link
+//! `(from, to)`. Each has a generation, bumped when it breaks (a crash, a disconnect): a message
+//! that arrives tagged with an older generation is dropped. Arrivals on one link are strictly
+//! increasing, so a delayed message holds back the ones behind it, as on a TCP stream.
+//!
+//! A partition drops messages, checked when they are sent and again when they arrive; a clog
+//! holds them until it is removed and then releases them in order. Nobody is told about a
+//! partition: as in a real network, peers find out through their own timeouts.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::chooser::{Choice, Chooser};
+use crate::model::{NodeId, SimDuration, SimTime};
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Latency {
+    Constant(SimDuration),
+    Uniform { min: SimDuration, max: SimDuration },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkConfig {
+    pub latency: Latency,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency: Latency::Uniform { min: SimDuration::from_millis(1), max: SimDuration::from_millis(3) },
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetConfig {
+    pub default_link: LinkConfig,
+    /// Per directed link overrides.
+    pub links: BTreeMap<(NodeId, NodeId), LinkConfig>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropReason {
+    Partitioned,
+    Lost,
+    Rule,
+    ConnectionBroken,
+    NodeDown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Deliver at each time (two when duplicated), tagged with the connection generation.
+    Deliver { arrivals: Vec<SimTime>, conn: u64 },
+    /// The link is clogged: the caller hands the message to [`Network::hold`].
+    Held { conn: u64 },
+    Dropped(DropReason),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArriveOutcome {
+    Deliver,
+    /// The link is clogged now: the caller hands the message to [`Network::hold`].
+    Held,
+    Dropped(DropReason),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleAction {
+    Drop,
+    Delay(SimDuration),
+}
+
+/// Matches messages by kind, source and destination (each optional) and drops or delays the next
+/// `remaining` of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRule {
+    pub kind: Option<String>,
+    pub from: Option<NodeId>,
+    pub to: Option<NodeId>,
+    pub action: RuleAction,
+    pub remaining: u32,
+}
+
+impl MessageRule {
+    fn matches(&self, from: NodeId, to: NodeId, kind: &str) -> bool {
+        self.remaining > 0
+            && self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.from.is_none_or(|f| f == from)
+            && self.to.is_none_or(|t| t == to)
+    }
+}
+
+/// A message released by an unclog.
+pub struct Release<P> {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub at: SimTime,
+    pub conn: u64,
+    pub payload: P,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Link {
+    generation: u64,
+    last_arrival: Option<SimTime>,
+    used: bool,
+}
+
+pub struct Network<P> {
+    config: NetConfig,
+    links: BTreeMap<(NodeId, NodeId), Link>,
+    blocked: BTreeSet<(NodeId, NodeId)>,
+    clogged: BTreeSet<(NodeId, NodeId)>,
+    /// Held messages per clogged link, with their connection generation, in order.
+    held: BTreeMap<(NodeId, NodeId), VecDeque<(u64, P)>>,
+    rules: Vec<MessageRule>,
+    rule_hits: Vec<u32>,
+}
+
+impl<P> Network<P> {
+    pub fn new(config: NetConfig) -> Self {
+        Network {
+            config,
+            links: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            clogged: BTreeSet::new(),
+            held: BTreeMap::new(),
+            rules: Vec::new(),
+            rule_hits: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &NetConfig {
+        &self.config
+    }
+
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, link: LinkConfig) {
+        self.config.links.insert((from, to), link);
+    }
+
+    fn link_config(&self, from: NodeId, to: NodeId) -> &LinkConfig {
+        self.config.links.get(&(from, to)).unwrap_or(&self.config.default_link)
+    }
+
+    /// Decides what happens to a message of `kind` sent now.
+    pub fn send(&mut self, now: SimTime, from: NodeId, to: NodeId, kind: &str, chooser: &mut dyn Chooser) -> SendOutcome {
+        self.links.entry((from, to)).or_default().used = true;
+        let mut extra = SimDuration::ZERO;
+        if let Some(i) = self.rules.iter().position(|r| r.matches(from, to, kind)) {
+            self.rules[i].remaining -= 1;
+            self.rule_hits[i] += 1;
+            match self.rules[i].action {
+                RuleAction::Drop => return SendOutcome::Dropped(DropReason::Rule),
+                RuleAction::Delay(d) => extra = d,
+            }
+        }
+        if self.blocked.contains(&(from, to)) {
+            return SendOutcome::Dropped(DropReason::Partitioned);
+        }
+        let conn = self.links[&(from, to)].generation;
+        if self.clogged.contains(&(from, to)) {
+            return SendOutcome::Held { conn };
+        }
+        let cfg = self.link_config(from, to).clone();
+        if chooser.chance(Choice::Loss { from, to }, cfg.loss) {
+            return SendOutcome::Dropped(DropReason::Lost);
+        }
+        let mut arrivals = vec![self.schedule(now, from, to, &cfg, extra, chooser)];
+        if chooser.chance(Choice::Duplicate { from, to }, cfg.duplicate) {
+            arrivals.push(self.schedule(now, from, to, &cfg, extra, chooser));
+        }
+        SendOutcome::Deliver { arrivals, conn }
+    }
+
+    /// Keeps a message on a clogged link until it is unclogged.
+    pub fn hold(&mut self, from: NodeId, to: NodeId, conn: u64, payload: P) {
+        self.held.entry((from, to)).or_default().push_back((conn, payload));
+    }
+
+    /// The arrival time of a new message on a link: its latency draw, but strictly after the
+    /// previous arrival on the same link.
+    fn schedule(
+        &mut self,
+        now: SimTime,
+        from: NodeId,
+        to: NodeId,
+        cfg: &LinkConfig,
+        extra: SimDuration,
+        chooser: &mut dyn Chooser,
+    ) -> SimTime {
+        let latency = match cfg.latency {
+            Latency::Constant(d) => d,
+            Latency::Uniform { min, max } => chooser.duration(Choice::Latency { from, to }, min, max),
+        };
+        let link = self.links.entry((from, to)).or_default();
+        let mut at = now + latency + extra;
+        if let Some(last) = link.last_arrival {
+            at = at.max(last + SimDuration(1));
+        }
+        link.last_arrival = Some(at);
+        at
+    }
+
+    /// Decides what happens to a message arriving now.
+    pub fn arrive(&self, from: NodeId, to: NodeId, conn: u64) -> ArriveOutcome {
+        let generation = self.links.get(&(from, to)).map_or(0, |l| l.generation);
+        if generation != conn {
+            return ArriveOutcome::Dropped(DropReason::ConnectionBroken);
+        }
+        if self.blocked.contains(&(from, to)) {
+            return ArriveOutcome::Dropped(DropReason::Partitioned);
+        }
+        if self.clogged.contains(&(from, to)) {
+            return ArriveOutcome::Held;
+        }
+        ArriveOutcome::Deliver
+    }
+
+    /// The shortest latency of a link.
+    pub fn min_latency(&self, from: NodeId, to: NodeId) -> SimDuration {
+        match self.link_config(from, to).latency {
+            Latency::Constant(d) | Latency::Uniform { min: d, .. } => d,
+        }
+    }
+
+    /// The time of the last arrival scheduled on a link, if any.
+    pub fn last_arrival(&self, from: NodeId, to: NodeId) -> Option<SimTime> {
+        self.links.get(&(from, to)).and_then(|l| l.last_arrival)
+    }
+
+    pub fn isolate(&mut self, node: NodeId, all: &[NodeId]) {
+        for &other in all.iter().filter(|&&o| o != node) {
+            self.block(node, other);
+        }
+    }
+
+    /// Blocks both directions between nodes of different groups; nodes in no group are untouched.
+    pub fn split(&mut self, groups: &[Vec<NodeId>]) {
+        for (i, a) in groups.iter().enumerate() {
+            for b in &groups[i + 1..] {
+                for &x in a {
+                    for &y in b {
+                        self.block(x, y);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn block_one_way(&mut self, from: NodeId, to: NodeId) {
+        self.blocked.insert((from, to));
+    }
+
+    pub fn block(&mut self, a: NodeId, b: NodeId) {
+        self.blocked.insert((a, b));
+        self.blocked.insert((b, a));
+    }
+
+    pub fn heal(&mut self) {
+        self.blocked.clear();
+    }
+
+    pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
+        self.blocked.contains(&(from, to))
+    }
+
+    pub fn clog(&mut self, from: NodeId, to: NodeId) {
+        self.clogged.insert((from, to));
+    }
+
+    pub fn clog_node(&mut self, node: NodeId, all: &[NodeId]) {
+        for &other in all.iter().filter(|&&o| o != node) {
+            self.clogged.insert((node, other));
+            self.clogged.insert((other, node));
+        }
+    }
+
+    pub fn unclog(&mut self, from: NodeId, to: NodeId, now: SimTime, chooser: &mut dyn Chooser) -> Vec<Release<P>> {
+        self.clogged.remove(&(from, to));
+        self.release(from, to, now, chooser)
+    }
+
+    pub fn unclog_all(&mut self, now: SimTime, chooser: &mut dyn Chooser) -> Vec<Release<P>> {
+        let links: Vec<(NodeId, NodeId)> = self.clogged.iter().copied().collect();
+        self.clogged.clear();
+        links.into_iter().flat_map(|(f, t)| self.release(f, t, now, chooser)).collect()
+    }
+
+    /// Releases a link's held messages in order, each with a fresh latency; those whose connection
+    /// broke while they were held are discarded.
+    fn release(&mut self, from: NodeId, to: NodeId, now: SimTime, chooser: &mut dyn Chooser) -> Vec<Release<P>> {
+        let Some(queue) = self.held.remove(&(from, to)) else { return Vec::new() };
+        let cfg = self.link_config(from, to).clone();
+        let generation = self.links.get(&(from, to)).map_or(0, |l| l.generation);
+        let mut out = Vec::new();
+        for (conn, payload) in queue {
+            if conn != generation {
+                continue;
+            }
+            let at = self.schedule(now, from, to, &cfg, SimDuration::ZERO, chooser);
+            out.push(Release { from, to, at, conn, payload });
+        }
+        out
+    }
+
+    /// Breaks every connection of `node`, both directions, and discards messages held for them.
+    /// Returns the peers it had a connection with, sorted.
+    pub fn break_connections(&mut self, node: NodeId) -> Vec<NodeId> {
+        let mut peers = BTreeSet::new();
+        for (&(from, to), link) in self.links.iter_mut() {
+            if from == node || to == node {
+                link.generation += 1;
+                link.last_arrival = None;
+                if link.used {
+                    peers.insert(if from == node { to } else { from });
+                }
+            }
+        }
+        self.held.retain(|&(from, to), _| from != node && to != node);
+        peers.remove(&node);
+        peers.into_iter().collect()
+    }
+
+    /// Breaks the connection between `a` and `b`, both directions.
+    pub fn break_link(&mut self, a: NodeId, b: NodeId) {
+        for key in [(a, b), (b, a)] {
+            let link = self.links.entry(key).or_default();
+            link.generation += 1;
+            link.last_arrival = None;
+            self.held.remove(&key);
+        }
+    }
+
+    /// A graceful stop of `node`: messages to it are dropped, what it already sent still arrives.
+    /// Returns the peers it had a connection with, sorted.
+    pub fn break_incoming(&mut self, node: NodeId) -> Vec<NodeId> {
+        let mut peers = BTreeSet::new();
+        for (&(from, to), link) in self.links.iter_mut() {
+            if to == node {
+                link.generation += 1;
+                link.last_arrival = None;
+            }
+            if link.used && (from == node || to == node) {
+                peers.insert(if from == node { to } else { from });
+            }
+        }
+        self.held.retain(|&(_, to), _| to != node);
+        peers.remove(&node);
+        peers.into_iter().collect()
+    }
+
+    pub fn add_rule(&mut self, rule: MessageRule) -> usize {
+        self.rules.push(rule);
+        self.rule_hits.push(0);
+        self.rules.len() - 1
+    }
+
+    /// How many messages rule `rule` has matched so far.
+    pub fn rule_hits(&self, rule: usize) -> u32 {
+        self.rule_hits.get(rule).copied().unwrap_or(0)
+    }
+}

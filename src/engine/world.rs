@@ -1,0 +1,664 @@
+//! The engine: one queue, one clock, one chooser, and the nodes that host actors.
+//!
+//! A run is a pure function of the actors' code, the world's configuration and the seed. The loop
+//! pops the earliest event (asking the chooser when several are due at once), advances virtual
+//! time to it, hands it to one actor, and applies that actor's effects: messages go through the
+//! network model, disk operations through the node's disk model, timers into the queue,
+//! observations into the history. Every step is hashed into the trace digest.
+
+use std::collections::BTreeMap;
+use std::hash::Hasher;
+
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::chooser::{fork, Choice, Chooser};
+use super::digest::StableHasher;
+use super::disk::{Disk, DiskConfig};
+use super::event::{HistoryEntry, SendFate, TraceEvent, TraceKind, TraceSink};
+use super::net::{ArriveOutcome, DropReason, LinkConfig, MessageRule, NetConfig, Network, SendOutcome};
+use super::queue::EventQueue;
+use crate::model::{Actor, Ctx, DiskDone, DiskImage, DiskOp, Effect, Message, NodeId, SimDuration, SimTime};
+
+/// Limits that end a run with a verdict instead of a hang.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_steps: u64,
+    pub max_time: SimTime,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_steps: 5_000_000, max_time: SimTime(600_000_000) }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunEnd {
+    /// The harness's stop condition held (the workload finished).
+    Completed,
+    /// Nothing was left to happen.
+    Idle,
+    /// The step limit was reached first.
+    StepLimit,
+    /// Virtual time reached its limit first.
+    TimeLimit,
+}
+
+/// A fault or control action, applied at a virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Control {
+    /// Boot a node for the first time.
+    Start(NodeId),
+    /// A machine crash (power loss): the node's volatile state and unsynced disk data are lost; its
+    /// connections break.
+    Crash(NodeId),
+    /// A process kill (`kill -9`): volatile state is lost but the page cache survives, since the
+    /// operating system still holds it and writes it back; its connections break.
+    Kill(NodeId),
+    /// Rebuild a crashed or stopped node from its durable disk image.
+    Restart(NodeId),
+    /// A graceful stop: the actor's `on_shutdown` runs, the disk is flushed.
+    Stop(NodeId),
+    /// A process pause (GC): nothing is delivered and no timer fires until `Resume`.
+    Pause(NodeId),
+    Resume(NodeId),
+    Isolate(NodeId),
+    Split(Vec<Vec<NodeId>>),
+    BlockOneWay { from: NodeId, to: NodeId },
+    Block(NodeId, NodeId),
+    /// Remove every partition (clogs stay).
+    Heal,
+    Clog { from: NodeId, to: NodeId },
+    ClogNode(NodeId),
+    UnclogAll,
+    BreakConnection(NodeId, NodeId),
+    AddRule(MessageRule),
+    SetLink { from: NodeId, to: NodeId, link: LinkConfig },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeStatus {
+    NotStarted,
+    Up,
+    Paused,
+    Down,
+}
+
+/// Builds an actor from what survived on its disk: at first boot an empty image.
+pub type Factory<A> = Box<dyn Fn(&DiskImage<<A as Actor>::Entry>) -> A>;
+
+struct Node<A: Actor> {
+    name: String,
+    actor: Option<A>,
+    factory: Factory<A>,
+    status: NodeStatus,
+    /// Bumped at every crash or stop, so that timers and disk completions of an earlier life are
+    /// recognised as stale.
+    incarnation: u32,
+    timers: BTreeMap<A::Timer, u64>,
+    disk: Disk<A::Entry>,
+    rng: ChaCha8Rng,
+    /// Events that came due while the node was paused, in order.
+    held: Vec<Ev<A>>,
+}
+
+enum Ev<A: Actor> {
+    Deliver { from: NodeId, to: NodeId, conn: u64, msg: A::Msg },
+    Timer { node: NodeId, incarnation: u32, token: u64, timer: A::Timer },
+    Disk { node: NodeId, incarnation: u32, sync: super::disk::SyncToken },
+    Disconnect { node: NodeId, incarnation: u32, peer: NodeId },
+    Control { control: Control, label: String },
+}
+
+impl<A: Actor> Ev<A> {
+    fn node(&self) -> Option<NodeId> {
+        match self {
+            Ev::Deliver { to, .. } => Some(*to),
+            Ev::Timer { node, .. } | Ev::Disk { node, .. } | Ev::Disconnect { node, .. } => Some(*node),
+            Ev::Control { .. } => None,
+        }
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EngineStats {
+    pub steps: u64,
+    pub trace_events: u64,
+    pub messages_sent: u64,
+    pub messages_delivered: u64,
+    pub messages_dropped: u64,
+}
+
+pub struct World<A: Actor> {
+    now: SimTime,
+    queue: EventQueue<Ev<A>>,
+    chooser: Box<dyn Chooser>,
+    net: Network<A::Msg>,
+    disk_config: DiskConfig,
+    nodes: Vec<Node<A>>,
+    seed: u64,
+    next_timer_token: u64,
+    trace_seq: u64,
+    digest: StableHasher,
+    sink: Option<Box<dyn TraceSink<A>>>,
+    event_hashes: Option<Vec<u64>>,
+    history: Vec<HistoryEntry<A::Obs>>,
+    marks: BTreeMap<&'static str, u64>,
+    /// Every fault applied: (trace seq, time, label). Boots are not faults.
+    faults: Vec<(u64, SimTime, String)>,
+    stats: EngineStats,
+    effects: Vec<Effect<A>>,
+    explanation: String,
+}
+
+impl<A: Actor> World<A> {
+    pub fn new(seed: u64, chooser: Box<dyn Chooser>, net: NetConfig, disk: DiskConfig) -> Self {
+        World {
+            now: SimTime::ZERO,
+            queue: EventQueue::default(),
+            chooser,
+            net: Network::new(net),
+            disk_config: disk,
+            nodes: Vec::new(),
+            seed,
+            next_timer_token: 0,
+            trace_seq: 0,
+            digest: StableHasher::new(),
+            sink: None,
+            event_hashes: None,
+            history: Vec::new(),
+            marks: BTreeMap::new(),
+            faults: Vec::new(),
+            stats: EngineStats::default(),
+            effects: Vec::new(),
+            explanation: String::new(),
+        }
+    }
+
+    /// Adds a node (not yet started: schedule `Control::Start`). Node ids are dense, in order.
+    pub fn add_node(&mut self, name: impl Into<String>, factory: Factory<A>) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.push(Node {
+            name: name.into(),
+            actor: None,
+            factory,
+            status: NodeStatus::NotStarted,
+            incarnation: 0,
+            timers: BTreeMap::new(),
+            disk: Disk::new(),
+            rng: fork(self.seed, "node", u64::from(id.0)),
+            held: Vec::new(),
+        });
+        id
+    }
+
+    /// Sends every trace event to `sink` (and asks actors for explanations).
+    pub fn set_sink(&mut self, sink: Box<dyn TraceSink<A>>) {
+        self.sink = Some(sink);
+    }
+
+    /// Keeps the hash of every trace event, to locate the first divergence between two runs.
+    pub fn keep_event_hashes(&mut self) {
+        self.event_hashes = Some(Vec::new());
+    }
+
+    pub fn schedule(&mut self, at: SimTime, control: Control, label: impl Into<String>) {
+        self.queue.push(at, Ev::Control { control, label: label.into() });
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> {
+        (0..self.nodes.len() as u32).map(NodeId)
+    }
+    pub fn name(&self, id: NodeId) -> &str {
+        &self.nodes[id.0 as usize].name
+    }
+    pub fn status(&self, id: NodeId) -> NodeStatus {
+        self.nodes[id.0 as usize].status
+    }
+    /// The live actor at `id`, if the node is up or paused.
+    pub fn actor(&self, id: NodeId) -> Option<&A> {
+        self.nodes[id.0 as usize].actor.as_ref()
+    }
+    /// The actor as it would be rebuilt from its disk now (for final-state checks of a node that
+    /// is down).
+    pub fn recovered(&self, id: NodeId) -> A {
+        let node = &self.nodes[id.0 as usize];
+        (node.factory)(&node.disk.image())
+    }
+    pub fn disk(&self, id: NodeId) -> &Disk<A::Entry> {
+        &self.nodes[id.0 as usize].disk
+    }
+    pub fn history(&self) -> &[HistoryEntry<A::Obs>] {
+        &self.history
+    }
+    pub fn marks(&self) -> &BTreeMap<&'static str, u64> {
+        &self.marks
+    }
+    /// Every fault applied so far: (trace seq, time, label).
+    pub fn faults(&self) -> &[(u64, SimTime, String)] {
+        &self.faults
+    }
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+    pub fn event_hashes(&self) -> Option<&[u64]> {
+        self.event_hashes.as_deref()
+    }
+    /// The digest of every trace event so far.
+    pub fn digest(&self) -> u64 {
+        self.digest.finish()
+    }
+    pub fn network(&self) -> &Network<A::Msg> {
+        &self.net
+    }
+
+    /// Runs until `stop` holds (checked every `check_every` of virtual time), nothing is left to
+    /// happen, or a limit is reached.
+    pub fn run(&mut self, limits: Limits, check_every: SimDuration, stop: &mut dyn FnMut(&Self) -> bool) -> RunEnd {
+        let mut next_check = self.now + check_every;
+        loop {
+            if self.stats.steps >= limits.max_steps {
+                return RunEnd::StepLimit;
+            }
+            match self.queue.peek_time() {
+                None => return RunEnd::Idle,
+                Some(at) if at > limits.max_time => {
+                    self.now = limits.max_time;
+                    return RunEnd::TimeLimit;
+                }
+                Some(_) => {}
+            }
+            self.step();
+            if self.now >= next_check {
+                next_check = self.now + check_every;
+                if stop(self) {
+                    return RunEnd::Completed;
+                }
+            }
+        }
+    }
+
+    /// Delivers one event. Returns false when the queue is empty.
+    pub fn step(&mut self) -> bool {
+        let chooser = &mut self.chooser;
+        let Some((at, ev)) = self.queue.pop_with(|n| chooser.pick(Choice::SameInstant, n)) else {
+            return false;
+        };
+        debug_assert!(at >= self.now, "time went backwards");
+        self.now = at;
+        self.stats.steps += 1;
+        if let Some(node) = ev.node() {
+            if self.nodes[node.0 as usize].status == NodeStatus::Paused {
+                self.nodes[node.0 as usize].held.push(ev);
+                return true;
+            }
+        }
+        self.dispatch(ev);
+        true
+    }
+
+    fn dispatch(&mut self, ev: Ev<A>) {
+        match ev {
+            Ev::Deliver { from, to, conn, msg } => self.deliver(from, to, conn, msg),
+            Ev::Timer { node, incarnation, token, timer } => {
+                let n = &mut self.nodes[node.0 as usize];
+                if n.incarnation != incarnation || n.timers.get(&timer) != Some(&token) {
+                    return; // cancelled, replaced, or from an earlier life
+                }
+                n.timers.remove(&timer);
+                let seq = self.open_step(node, &TraceKind::Timer { timer: &timer });
+                let kept = self.sink.is_some().then(|| timer.clone());
+                self.run_handler(node, |a, ctx| a.on_timer(ctx, timer));
+                if let Some(timer) = kept {
+                    self.emit(seq, Some(node), TraceKind::Timer { timer: &timer });
+                }
+                self.apply_effects(node);
+            }
+            Ev::Disk { node, incarnation, sync } => {
+                let n = &mut self.nodes[node.0 as usize];
+                if n.incarnation != incarnation {
+                    return;
+                }
+                let Some((file, len)) = n.disk.complete_sync(sync) else { return };
+                let done = DiskDone::Synced { file, len };
+                let seq = self.open_step(node, &TraceKind::Disk { done: &done });
+                let kept = self.sink.is_some().then(|| done.clone());
+                self.run_handler(node, |a, ctx| a.on_disk(ctx, done));
+                if let Some(done) = kept {
+                    self.emit(seq, Some(node), TraceKind::Disk { done: &done });
+                }
+                self.apply_effects(node);
+            }
+            Ev::Disconnect { node, incarnation, peer } => {
+                if self.nodes[node.0 as usize].incarnation != incarnation
+                    || self.nodes[node.0 as usize].status != NodeStatus::Up
+                {
+                    return;
+                }
+                let seq = self.open_step(node, &TraceKind::Disconnect { peer });
+                self.run_handler(node, |a, ctx| a.on_disconnect(ctx, peer));
+                if self.sink.is_some() {
+                    self.emit(seq, Some(node), TraceKind::Disconnect { peer });
+                }
+                self.apply_effects(node);
+            }
+            Ev::Control { control, label } => self.control(control, &label),
+        }
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, conn: u64, msg: A::Msg) {
+        let outcome = if self.nodes[to.0 as usize].status == NodeStatus::Up {
+            self.net.arrive(from, to, conn)
+        } else {
+            ArriveOutcome::Dropped(DropReason::NodeDown)
+        };
+        match outcome {
+            ArriveOutcome::Deliver => {
+                self.stats.messages_delivered += 1;
+                let seq = self.open_step(to, &TraceKind::Deliver { from, msg: &msg });
+                let kept = self.sink.is_some().then(|| msg.clone());
+                self.run_handler(to, |a, ctx| a.on_message(ctx, from, msg));
+                if let Some(msg) = kept {
+                    self.emit(seq, Some(to), TraceKind::Deliver { from, msg: &msg });
+                }
+                self.apply_effects(to);
+            }
+            ArriveOutcome::Held => self.net.hold(from, to, conn, msg),
+            ArriveOutcome::Dropped(reason) => {
+                self.stats.messages_dropped += 1;
+                self.record(Some(to), TraceKind::Drop { from, to, msg_kind: msg.kind(), reason }, "");
+            }
+        }
+    }
+
+    /// Numbers and hashes the event that starts a step. Its trace record is emitted after the
+    /// handler ran, so that it can carry the handler's explanation.
+    fn open_step(&mut self, node: NodeId, kind: &TraceKind<'_, A>) -> u64 {
+        let seq = self.trace_seq;
+        self.trace_seq += 1;
+        self.hash_event(seq, Some(node), kind);
+        seq
+    }
+
+    fn hash_event(&mut self, seq: u64, node: Option<NodeId>, kind: &TraceKind<'_, A>) {
+        use std::hash::Hash;
+        self.stats.trace_events += 1;
+        let mut h = StableHasher::new();
+        seq.hash(&mut h);
+        self.now.hash(&mut h);
+        node.hash(&mut h);
+        kind.hash(&mut h);
+        let event_hash = h.finish();
+        self.digest.write_u64(event_hash);
+        if let Some(hashes) = self.event_hashes.as_mut() {
+            hashes.push(event_hash);
+        }
+    }
+
+    fn emit(&mut self, seq: u64, node: Option<NodeId>, kind: TraceKind<'_, A>) {
+        if let Some(sink) = self.sink.as_mut() {
+            let explanation = std::mem::take(&mut self.explanation);
+            sink.event(&TraceEvent { seq, at: self.now, node, kind, explanation: &explanation });
+        }
+    }
+
+    /// Numbers, hashes and emits one event that is not the start of a step.
+    fn record(&mut self, node: Option<NodeId>, kind: TraceKind<'_, A>, explanation: &str) {
+        let seq = self.trace_seq;
+        self.trace_seq += 1;
+        self.hash_event(seq, node, &kind);
+        if let Some(sink) = self.sink.as_mut() {
+            sink.event(&TraceEvent { seq, at: self.now, node, kind, explanation });
+        }
+    }
+
+    fn run_handler(&mut self, id: NodeId, f: impl FnOnce(&mut A, &mut Ctx<'_, A>)) {
+        let explaining = self.sink.is_some();
+        self.explanation.clear();
+        let node = &mut self.nodes[id.0 as usize];
+        let actor = node.actor.as_mut().expect("handlers run only on live nodes");
+        let explanation = if explaining { Some(&mut self.explanation) } else { None };
+        let mut ctx = Ctx::new(self.now, id, &mut node.rng, &mut self.effects, explanation);
+        f(actor, &mut ctx);
+    }
+
+    fn apply_effects(&mut self, id: NodeId) {
+        let mut effects = std::mem::take(&mut self.effects);
+        for effect in effects.drain(..) {
+            self.apply_effect(id, effect);
+        }
+        self.effects = effects;
+    }
+
+    fn apply_effect(&mut self, id: NodeId, effect: Effect<A>) {
+        match effect {
+            Effect::Send { to, msg } => self.send(id, to, msg),
+            Effect::SetTimer { timer, after } => {
+                let due = self.now + after;
+                let token = self.next_timer_token;
+                self.next_timer_token += 1;
+                let node = &mut self.nodes[id.0 as usize];
+                node.timers.insert(timer.clone(), token);
+                let incarnation = node.incarnation;
+                self.record(Some(id), TraceKind::SetTimer { timer: &timer, due }, "");
+                self.queue.push(due, Ev::Timer { node: id, incarnation, token, timer });
+            }
+            Effect::CancelTimer { timer } => {
+                if self.nodes[id.0 as usize].timers.remove(&timer).is_some() {
+                    self.record(Some(id), TraceKind::CancelTimer { timer: &timer }, "");
+                }
+            }
+            Effect::Disk(op) => self.disk_op(id, op),
+            Effect::Observe(obs) => {
+                let seq = self.trace_seq;
+                self.record(Some(id), TraceKind::Observe { obs: &obs }, "");
+                self.history.push(HistoryEntry { seq, at: self.now, node: id, obs });
+            }
+            Effect::Mark(name) => {
+                *self.marks.entry(name).or_insert(0) += 1;
+                self.record(Some(id), TraceKind::Mark { name }, "");
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: A::Msg) {
+        self.stats.messages_sent += 1;
+        let outcome = if matches!(self.nodes[to.0 as usize].status, NodeStatus::Up | NodeStatus::Paused) {
+            self.net.send(self.now, from, to, msg.kind(), self.chooser.as_mut())
+        } else {
+            SendOutcome::Dropped(DropReason::NodeDown)
+        };
+        let fate = match &outcome {
+            SendOutcome::Deliver { arrivals, .. } => SendFate::InFlight { at: arrivals[0], dup_at: arrivals.get(1).copied() },
+            SendOutcome::Held { .. } => SendFate::Held,
+            SendOutcome::Dropped(reason) => SendFate::Dropped { reason: *reason },
+        };
+        self.record(Some(from), TraceKind::Send { to, msg: &msg, fate }, "");
+        match outcome {
+            SendOutcome::Deliver { arrivals, conn } => {
+                if let Some(&dup) = arrivals.get(1) {
+                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: msg.clone() });
+                }
+                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg });
+            }
+            SendOutcome::Held { conn } => self.net.hold(from, to, conn, msg),
+            SendOutcome::Dropped(DropReason::NodeDown) => {
+                // No process listens there: the connection is refused, which the sender sees one
+                // network hop later.
+                self.stats.messages_dropped += 1;
+                let incarnation = self.nodes[from.0 as usize].incarnation;
+                let at = self.now + self.net.min_latency(from, to);
+                self.queue.push(at, Ev::Disconnect { node: from, incarnation, peer: to });
+            }
+            SendOutcome::Dropped(_) => self.stats.messages_dropped += 1,
+        }
+    }
+
+    fn disk_op(&mut self, id: NodeId, op: DiskOp<A::Entry>) {
+        let (name, file, len) = match &op {
+            DiskOp::Append { file, .. } => ("append", file.clone(), 1),
+            DiskOp::Truncate { file, len } => ("truncate", file.clone(), *len),
+            DiskOp::Rewrite { file, entries } => ("rewrite", file.clone(), entries.len()),
+            DiskOp::Fsync { file } => ("fsync", file.clone(), 0),
+        };
+        let node = &mut self.nodes[id.0 as usize];
+        let incarnation = node.incarnation;
+        if let Some(sync) = node.disk.apply(op) {
+            let due = self.now + self.disk_config.fsync_latency;
+            self.queue.push(due, Ev::Disk { node: id, incarnation, sync });
+        }
+        self.record(Some(id), TraceKind::DiskOp { op: name, file: &file, len }, "");
+    }
+
+    fn control(&mut self, control: Control, label: &str) {
+        let node = match &control {
+            Control::Start(n) | Control::Crash(n) | Control::Kill(n) | Control::Restart(n) | Control::Stop(n) | Control::Pause(n)
+            | Control::Resume(n) => Some(*n),
+            _ => None,
+        };
+        if !matches!(control, Control::Start(_)) {
+            self.faults.push((self.trace_seq, self.now, label.to_string()));
+        }
+        self.record(node, TraceKind::Fault { fault: label }, "");
+        match control {
+            Control::Start(n) => self.boot(n, false),
+            Control::Restart(n) => self.boot(n, true),
+            Control::Crash(n) => self.crash(n, false),
+            Control::Kill(n) => self.crash(n, true),
+            Control::Stop(n) => self.stop(n),
+            Control::Pause(n) => {
+                if self.nodes[n.0 as usize].status == NodeStatus::Up {
+                    self.nodes[n.0 as usize].status = NodeStatus::Paused;
+                    self.record(Some(n), TraceKind::Lifecycle { change: "paused" }, "");
+                }
+            }
+            Control::Resume(n) => self.resume(n),
+            Control::Isolate(n) => {
+                let all: Vec<NodeId> = self.node_ids().collect();
+                self.net.isolate(n, &all);
+            }
+            Control::Split(groups) => self.net.split(&groups),
+            Control::BlockOneWay { from, to } => self.net.block_one_way(from, to),
+            Control::Block(a, b) => self.net.block(a, b),
+            Control::Heal => self.net.heal(),
+            Control::Clog { from, to } => self.net.clog(from, to),
+            Control::ClogNode(n) => {
+                let all: Vec<NodeId> = self.node_ids().collect();
+                self.net.clog_node(n, &all);
+            }
+            Control::UnclogAll => {
+                for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
+                }
+            }
+            Control::BreakConnection(a, b) => {
+                self.net.break_link(a, b);
+                self.notify_disconnect(a, b);
+                self.notify_disconnect(b, a);
+            }
+            Control::AddRule(rule) => {
+                self.net.add_rule(rule);
+            }
+            Control::SetLink { from, to, link } => self.net.set_link(from, to, link),
+        }
+    }
+
+    fn notify_disconnect(&mut self, node: NodeId, peer: NodeId) {
+        let n = &self.nodes[node.0 as usize];
+        if matches!(n.status, NodeStatus::Up | NodeStatus::Paused) {
+            let incarnation = n.incarnation;
+            self.queue.push(self.now, Ev::Disconnect { node, incarnation, peer });
+        }
+    }
+
+    fn boot(&mut self, id: NodeId, restart: bool) {
+        let node = &mut self.nodes[id.0 as usize];
+        if matches!(node.status, NodeStatus::Up | NodeStatus::Paused) {
+            return; // already running: restarting a live node is a no-op, as in Kafka
+        }
+        node.actor = Some((node.factory)(&node.disk.image()));
+        node.status = NodeStatus::Up;
+        let seq = self.open_step(id, &TraceKind::Start { restart });
+        self.run_handler(id, |a, ctx| a.on_start(ctx));
+        if self.sink.is_some() {
+            self.emit(seq, Some(id), TraceKind::Start { restart });
+        }
+        self.apply_effects(id);
+    }
+
+    /// Ends a node's life: volatile state, timers and held events are gone, and its connections
+    /// break.
+    fn take_down(&mut self, id: NodeId, change: &'static str) {
+        let node = &mut self.nodes[id.0 as usize];
+        node.actor = None;
+        node.status = NodeStatus::Down;
+        node.incarnation += 1;
+        node.timers.clear();
+        node.held.clear();
+        self.record(Some(id), TraceKind::Lifecycle { change }, "");
+    }
+
+    fn crash(&mut self, id: NodeId, keep_page_cache: bool) {
+        if !matches!(self.nodes[id.0 as usize].status, NodeStatus::Up | NodeStatus::Paused) {
+            return;
+        }
+        let node = &mut self.nodes[id.0 as usize];
+        if keep_page_cache {
+            node.disk.sync_all();
+        } else {
+            node.disk.crash(&self.disk_config, id, self.chooser.as_mut());
+        }
+        self.take_down(id, if keep_page_cache { "killed" } else { "crashed" });
+        for peer in self.net.break_connections(id) {
+            self.notify_disconnect(peer, id);
+        }
+    }
+
+    fn stop(&mut self, id: NodeId) {
+        if self.nodes[id.0 as usize].status != NodeStatus::Up {
+            return;
+        }
+        let seq = self.open_step(id, &TraceKind::Lifecycle { change: "stopping" });
+        self.run_handler(id, |a, ctx| a.on_shutdown(ctx));
+        if self.sink.is_some() {
+            self.emit(seq, Some(id), TraceKind::Lifecycle { change: "stopping" });
+        }
+        self.apply_effects(id);
+        self.nodes[id.0 as usize].disk.sync_all();
+        self.take_down(id, "stopped");
+        // What the node sent before it stopped still arrives (data before FIN); peers learn of the
+        // closed connection after that.
+        let peers = self.net.break_incoming(id);
+        for peer in peers {
+            let after = self.net.last_arrival(id, peer).map_or(self.now, |t| t + SimDuration(1)).max(self.now);
+            let n = &self.nodes[peer.0 as usize];
+            if matches!(n.status, NodeStatus::Up | NodeStatus::Paused) {
+                let incarnation = n.incarnation;
+                self.queue.push(after, Ev::Disconnect { node: peer, incarnation, peer: id });
+            }
+        }
+    }
+
+    fn resume(&mut self, id: NodeId) {
+        if self.nodes[id.0 as usize].status != NodeStatus::Paused {
+            return;
+        }
+        let node = &mut self.nodes[id.0 as usize];
+        node.status = NodeStatus::Up;
+        let held = std::mem::take(&mut node.held);
+        self.record(Some(id), TraceKind::Lifecycle { change: "resumed" }, "");
+        // Everything that came due during the pause arrives at once, in the order it came due; one
+        // microsecond apart so that a connection's order survives same-instant choices.
+        for (i, ev) in held.into_iter().enumerate() {
+            self.queue.push(self.now + SimDuration(i as u64), ev);
+        }
+    }
+}

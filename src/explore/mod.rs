@@ -1,0 +1,7 @@
+//! Running scenarios: one run with its verdict, determinism checks, and (later) seed sweeps,
+//! replay and shrinking.
+
+pub mod determinism;
+pub mod runner;
+
+pub use runner::{run_scenario, RunOptions, RunReport, RunStats};

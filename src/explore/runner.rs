@@ -1,0 +1,200 @@
+//! One run of one scenario with one seed: build the world, run it to completion or a limit, check
+//! the history and the final state, and judge the outcome against the scenario's expectation.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde::Serialize;
+
+use crate::check::{check_all, CheckInput, FaultRecord, FinalLog, Violation};
+use crate::engine::{NodeStatus, RunEnd, TraceSink, World};
+use crate::model::{KafkaNode, Observation, SimDuration, TopicPartition};
+use crate::scenario::{Roles, Scenario};
+use crate::trace::format_digest;
+
+#[derive(Default)]
+pub struct RunOptions {
+    /// Where trace events go, if anywhere.
+    pub sink: Option<Box<dyn TraceSink<KafkaNode>>>,
+    /// Keep each event's hash, to locate a divergence.
+    pub keep_event_hashes: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunStats {
+    pub records_produced: u64,
+    pub records_acked: u64,
+    pub records_failed: u64,
+    pub records_consumed: u64,
+    pub virtual_time_s: f64,
+    pub steps: u64,
+    pub events: u64,
+    pub messages_sent: u64,
+    pub messages_dropped: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub path: String,
+    pub seed: u64,
+    pub expected: String,
+    /// `pass`, the first violation's kind, `time-limit`, `step-limit` or `panic`.
+    pub verdict: String,
+    /// Whether the verdict is what the scenario expects.
+    pub matched: bool,
+    pub end: String,
+    pub violations: Vec<Violation>,
+    pub digest: String,
+    pub stats: RunStats,
+    pub marks: BTreeMap<String, u64>,
+    /// The command that reproduces this run.
+    pub reproduce: String,
+    #[serde(skip)]
+    pub event_hashes: Vec<u64>,
+}
+
+/// Runs `scenario` with `seed`. A panic inside the run becomes the verdict `panic`.
+pub fn run_scenario(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
+    let reproduce = format!("kafkasim run {} --seed {seed}", scenario.path);
+    let outcome = catch_unwind(AssertUnwindSafe(|| run_inner(scenario, seed, options)));
+    let (verdict, end, violations, digest, stats, marks, event_hashes) = match outcome {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            let v = Violation { kind: "panic".into(), summary: format!("the run panicked: {msg} (reproduce: {reproduce})"), evidence: vec![] };
+            ("panic".to_string(), "panic".to_string(), vec![v], String::new(), RunStats::default(), BTreeMap::new(), vec![])
+        }
+    };
+    let expected = scenario.expected().to_string();
+    let matched = verdict == expected || violations.iter().any(|v| v.kind == expected);
+    RunReport {
+        scenario: scenario.name.clone(),
+        path: scenario.path.clone(),
+        seed,
+        expected,
+        verdict,
+        matched,
+        end,
+        violations,
+        digest,
+        stats,
+        marks,
+        reproduce,
+        event_hashes,
+    }
+}
+
+type Inner = (String, String, Vec<Violation>, String, RunStats, BTreeMap<String, u64>, Vec<u64>);
+
+fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
+    let (mut world, roles) = scenario.build(seed);
+    if let Some(sink) = options.sink {
+        world.set_sink(sink);
+    }
+    if options.keep_event_hashes {
+        world.keep_event_hashes();
+    }
+    let end = world.run(scenario.limits(), SimDuration::from_millis(10), &mut |w| workload_done(w, &roles));
+    let final_logs = final_logs(&world, &roles);
+    let names = scenario.node_names();
+    let faults: Vec<FaultRecord> =
+        world.faults().iter().map(|(seq, at, label)| FaultRecord { seq: *seq, at: *at, label: label.clone() }).collect();
+    let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, node_names: &names };
+    let violations = check_all(&input);
+    let verdict = match (violations.first(), end) {
+        (Some(v), _) => v.kind.clone(),
+        (None, RunEnd::StepLimit) => "step-limit".into(),
+        (None, RunEnd::TimeLimit) => "time-limit".into(),
+        (None, _) => "pass".into(),
+    };
+    let stats = stats(&world);
+    let marks = world.marks().iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let end = serde_json::to_value(end).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let hashes = world.event_hashes().map(<[u64]>::to_vec).unwrap_or_default();
+    (verdict, end, violations, format_digest(world.digest()), stats, marks, hashes)
+}
+
+/// The workload is done when every producer has the final outcome of every record and every
+/// consumer has read up to the high watermark of each partition it reads.
+fn workload_done(world: &World<KafkaNode>, roles: &Roles) -> bool {
+    let producers_done = roles.producers.iter().all(|&p| match world.actor(p) {
+        Some(KafkaNode::Producer(p)) => p.is_done(),
+        _ => world.status(p) == NodeStatus::Down,
+    });
+    if !producers_done {
+        return false;
+    }
+    roles.consumers.iter().all(|&c| {
+        let Some(KafkaNode::Consumer(consumer)) = world.actor(c) else { return world.status(c) == NodeStatus::Down };
+        consumer.positions.keys().all(|tp| {
+            let hw = leader_high_watermark(world, roles, tp);
+            hw.is_some_and(|hw| consumer.position(tp).is_some_and(|p| p >= hw))
+        }) && !consumer.positions.is_empty()
+    })
+}
+
+fn leader_high_watermark(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPartition) -> Option<crate::model::Offset> {
+    roles.brokers.iter().find_map(|&b| match world.actor(b) {
+        Some(KafkaNode::Broker(broker)) => broker.partitions.get(tp).filter(|p| p.is_leader).map(|p| p.log.high_watermark()),
+        _ => None,
+    })
+}
+
+/// Each partition's committed log at the end, from its leader; a leader that is down is read as it
+/// would recover from its disk.
+fn final_logs(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<TopicPartition, FinalLog> {
+    let mut out = BTreeMap::new();
+    for &b in &roles.brokers {
+        let recovered;
+        let broker = match world.actor(b) {
+            Some(KafkaNode::Broker(broker)) => broker,
+            _ => {
+                recovered = world.recovered(b);
+                let KafkaNode::Broker(broker) = &recovered else { continue };
+                // Moved into a longer-lived binding below.
+                out.extend(logs_of(broker));
+                continue;
+            }
+        };
+        out.extend(logs_of(broker));
+    }
+    out
+}
+
+fn logs_of(broker: &crate::model::broker::Broker) -> Vec<(TopicPartition, FinalLog)> {
+    broker
+        .partitions
+        .iter()
+        .filter(|(_, p)| p.is_leader)
+        .map(|(tp, p)| {
+            let hw = p.log.high_watermark();
+            let records = p.log.records().take_while(|(o, _)| *o < hw).map(|(o, r)| (o, r.id)).collect();
+            (tp.clone(), FinalLog { log_start_offset: p.log.log_start_offset(), high_watermark: hw, records })
+        })
+        .collect()
+}
+
+fn stats(world: &World<KafkaNode>) -> RunStats {
+    let mut s = RunStats::default();
+    for h in world.history() {
+        match &h.obs {
+            Observation::ProduceInvoked { .. } => s.records_produced += 1,
+            Observation::ProduceAcked { .. } => s.records_acked += 1,
+            Observation::ProduceFailed { .. } => s.records_failed += 1,
+            Observation::Polled { records, .. } => s.records_consumed += records.len() as u64,
+            Observation::PositionSet { .. } => {}
+        }
+    }
+    let e = world.stats();
+    s.virtual_time_s = world.now().as_secs_f64();
+    s.steps = e.steps;
+    s.events = e.trace_events;
+    s.messages_sent = e.messages_sent;
+    s.messages_dropped = e.messages_dropped;
+    s
+}

@@ -1,0 +1,176 @@
+//! A partition replica's log: record batches in offset order, with its log start offset, log end
+//! offset (LEO) and high watermark (HW).
+//!
+//! The log is the in-memory view; the broker mirrors every append and truncation to its disk, one
+//! batch per disk entry, so entry `i` of the file is batch `i` of the log.
+
+use serde::Serialize;
+
+use crate::model::ids::{LeaderEpoch, Offset};
+use crate::model::protocol::{Record, RecordBatch};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct PartitionLog {
+    batches: Vec<RecordBatch>,
+    log_start_offset: Offset,
+    log_end_offset: Offset,
+    high_watermark: Offset,
+}
+
+impl PartitionLog {
+    /// Rebuilds a log from the batches that survived on disk. The HW is not durable here; the
+    /// caller sets it as Kafka does on recovery.
+    pub fn recover(batches: Vec<RecordBatch>) -> Self {
+        let log_start_offset = batches.first().map_or(Offset(0), |b| b.base_offset);
+        let log_end_offset = batches.last().map_or(log_start_offset, |b| b.next_offset());
+        PartitionLog { batches, log_start_offset, log_end_offset, high_watermark: log_start_offset }
+    }
+
+    pub fn log_start_offset(&self) -> Offset {
+        self.log_start_offset
+    }
+    pub fn log_end_offset(&self) -> Offset {
+        self.log_end_offset
+    }
+    pub fn high_watermark(&self) -> Offset {
+        self.high_watermark
+    }
+    pub fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+    pub fn batch_count(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// Appends records as the leader in `epoch`; returns the new batch (its copy goes to disk).
+    pub fn append(&mut self, records: Vec<Record>, epoch: LeaderEpoch) -> &RecordBatch {
+        let batch = RecordBatch { base_offset: self.log_end_offset, partition_leader_epoch: epoch, records };
+        self.log_end_offset = batch.next_offset();
+        self.batches.push(batch);
+        self.batches.last().expect("just pushed")
+    }
+
+    /// Moves the HW forward to `offset` (never backwards, never past the LEO). Returns whether it
+    /// moved.
+    pub fn advance_high_watermark(&mut self, offset: Offset) -> bool {
+        let target = offset.min(self.log_end_offset);
+        if target > self.high_watermark {
+            self.high_watermark = target;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The records in `[from, until)`, cut at batch boundaries once `max_bytes` is reached (at
+    /// least one batch is returned when any is available, as Kafka does).
+    pub fn read(&self, from: Offset, until: Offset, max_bytes: u64) -> Vec<RecordBatch> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let start = self.batches.partition_point(|b| b.next_offset() <= from);
+        for batch in &self.batches[start..] {
+            if batch.base_offset >= until || (bytes >= max_bytes && !out.is_empty()) {
+                break;
+            }
+            let records: Vec<Record> = batch
+                .offsets()
+                .filter(|(o, _)| *o >= from && *o < until)
+                .map(|(_, r)| r.clone())
+                .collect();
+            if records.is_empty() {
+                continue;
+            }
+            let base_offset = Offset(from.0.max(batch.base_offset.0));
+            let slice = RecordBatch { base_offset, partition_leader_epoch: batch.partition_leader_epoch, records };
+            bytes += slice.size_bytes();
+            out.push(slice);
+        }
+        out
+    }
+
+    /// The record at `offset`, if the log holds it.
+    pub fn record_at(&self, offset: Offset) -> Option<(&RecordBatch, &Record)> {
+        let i = self.batches.partition_point(|b| b.next_offset() <= offset);
+        let batch = self.batches.get(i)?;
+        let idx = usize::try_from(offset.0 - batch.base_offset.0).ok()?;
+        batch.records.get(idx).map(|r| (batch, r))
+    }
+
+    /// Every record with its offset, in order.
+    pub fn records(&self) -> impl Iterator<Item = (Offset, &Record)> {
+        self.batches.iter().flat_map(|b| b.offsets())
+    }
+
+    /// Number of batches that hold offsets below `offset`: the disk length after truncating to it.
+    pub fn batches_below(&self, offset: Offset) -> usize {
+        self.batches.partition_point(|b| b.base_offset < offset)
+    }
+
+    /// Removes everything from `offset` on (a batch that straddles it is cut). The HW follows.
+    pub fn truncate_to(&mut self, offset: Offset) {
+        let keep = self.batches_below(offset);
+        self.batches.truncate(keep);
+        if let Some(last) = self.batches.last_mut() {
+            if last.next_offset() > offset {
+                let n = (offset.0 - last.base_offset.0) as usize;
+                last.records.truncate(n);
+            }
+        }
+        self.log_end_offset = self.batches.last().map_or(self.log_start_offset, |b| b.next_offset()).max(self.log_start_offset);
+        self.high_watermark = self.high_watermark.min(self.log_end_offset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::RecordId;
+
+    fn recs(producer: u32, n: u32) -> Vec<Record> {
+        (0..n).map(|seq| Record { id: RecordId { producer, seq }, key: None, size: 10 }).collect()
+    }
+
+    #[test]
+    fn append_assigns_consecutive_offsets() {
+        let mut log = PartitionLog::default();
+        assert_eq!(log.append(recs(0, 3), LeaderEpoch(0)).base_offset, Offset(0));
+        assert_eq!(log.append(recs(1, 2), LeaderEpoch(1)).base_offset, Offset(3));
+        assert_eq!(log.log_end_offset(), Offset(5));
+        assert_eq!(log.record_at(Offset(4)).unwrap().1.id, RecordId { producer: 1, seq: 1 });
+        assert!(log.record_at(Offset(5)).is_none());
+    }
+
+    #[test]
+    fn read_stops_at_the_limit_and_slices_batches() {
+        let mut log = PartitionLog::default();
+        log.append(recs(0, 3), LeaderEpoch(0));
+        log.append(recs(1, 3), LeaderEpoch(0));
+        let got = log.read(Offset(1), Offset(4), u64::MAX);
+        let offsets: Vec<i64> = got.iter().flat_map(|b| b.offsets().map(|(o, _)| o.0)).collect();
+        assert_eq!(offsets, vec![1, 2, 3]);
+        assert!(log.read(Offset(6), Offset(6), u64::MAX).is_empty());
+    }
+
+    #[test]
+    fn high_watermark_never_moves_back_or_past_leo() {
+        let mut log = PartitionLog::default();
+        log.append(recs(0, 3), LeaderEpoch(0));
+        assert!(log.advance_high_watermark(Offset(2)));
+        assert!(!log.advance_high_watermark(Offset(1)));
+        log.advance_high_watermark(Offset(9));
+        assert_eq!(log.high_watermark(), Offset(3));
+    }
+
+    #[test]
+    fn truncation_cuts_a_straddling_batch() {
+        let mut log = PartitionLog::default();
+        log.append(recs(0, 3), LeaderEpoch(0));
+        log.append(recs(1, 3), LeaderEpoch(1));
+        log.advance_high_watermark(Offset(6));
+        log.truncate_to(Offset(4));
+        assert_eq!(log.log_end_offset(), Offset(4));
+        assert_eq!(log.high_watermark(), Offset(4));
+        assert_eq!(log.batch_count(), 2);
+        assert_eq!(log.batches()[1].records.len(), 1);
+    }
+}

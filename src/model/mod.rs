@@ -1,0 +1,20 @@
+//! Kafka as pure, sans-IO state machines. Nothing here names the engine, reads a clock, spawns a
+//! thread or iterates a hash map: every input comes through the [`actor`] contract.
+
+pub mod actor;
+pub mod broker;
+pub mod config;
+pub mod consumer;
+pub mod ids;
+pub mod node;
+pub mod observe;
+pub mod partitioner;
+pub mod producer;
+pub mod protocol;
+pub mod time;
+
+pub use actor::{Actor, Ctx, DiskDone, DiskImage, DiskOp, Effect, Message};
+pub use ids::{BrokerId, LeaderEpoch, NodeId, Offset, RecordId, TopicPartition};
+pub use node::{KafkaNode, NodeTimer};
+pub use observe::Observation;
+pub use time::{SimDuration, SimTime};

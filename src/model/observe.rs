@@ -1,0 +1,31 @@
+//! What clients observe: the history the checkers judge. Each observation is something a real
+//! client application could have seen, never the broker's hidden state.
+
+use serde::Serialize;
+
+use super::ids::{Offset, RecordId, TopicPartition};
+use super::protocol::{Acks, ErrorCode};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Observation {
+    /// The application handed a record to the producer (`send()` was called).
+    ProduceInvoked { record: RecordId, partition: TopicPartition, key: Option<String> },
+    /// The producer's callback reported success. `offset` is `None` under `acks=0`.
+    ProduceAcked { record: RecordId, partition: TopicPartition, offset: Option<Offset>, acks: Acks },
+    /// The producer's callback reported a final failure (retries exhausted or not retriable).
+    ProduceFailed { record: RecordId, partition: TopicPartition, error: ErrorCode },
+    /// A consumer's poll returned these records of one partition, in order.
+    Polled { partition: TopicPartition, records: Vec<(Offset, RecordId)>, high_watermark: Offset },
+    /// A consumer set its position for a partition: at start, or after OFFSET_OUT_OF_RANGE.
+    PositionSet { partition: TopicPartition, offset: Offset, reason: PositionReason },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PositionReason {
+    /// The configured starting point (earliest, latest or an explicit offset).
+    Start,
+    /// `auto.offset.reset` after OFFSET_OUT_OF_RANGE.
+    Reset,
+}

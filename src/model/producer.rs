@@ -1,0 +1,405 @@
+//! The producer client: a workload that calls `send()` at a rate, the record accumulator that
+//! batches by `batch.size` and `linger.ms`, the sender that drains ready batches to partition
+//! leaders with at most `max.in.flight.requests.per.connection` requests per broker, and retries
+//! with `retry.backoff.ms` until `delivery.timeout.ms`.
+//!
+//! Without idempotence a retried batch can be appended twice (the first attempt was appended but
+//! its response was lost) and, with more than one request in flight, out of order: Kafka's
+//! documented behaviour, which the checkers report rather than hide.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::actor::Ctx;
+use super::ids::{NodeId, Offset, RecordId, TopicPartition};
+use super::node::{KafkaNode, NodeTimer};
+use super::observe::Observation;
+use super::partitioner::{PartitionChooser, Partitioner};
+use super::protocol::*;
+use super::time::{SimDuration, SimTime};
+
+/// Which record keys the workload uses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeySpace {
+    /// Null keys.
+    None,
+    /// `key-0` .. `key-(n-1)`, cycling.
+    Cycle(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProducerConfig {
+    /// This producer's number: records it produces are `p<index>#<seq>`.
+    pub index: u32,
+    pub name: String,
+    pub bootstrap: Vec<NodeId>,
+    pub topic: String,
+    pub acks: Acks,
+    pub linger_ms: u64,
+    pub batch_size: u64,
+    pub partitioner: Partitioner,
+    /// With the manual partitioner: the partition every record goes to.
+    pub manual_partition: Option<i32>,
+    pub request_timeout_ms: u64,
+    pub delivery_timeout_ms: u64,
+    pub retry_backoff_ms: u64,
+    pub retries: u32,
+    pub max_in_flight: u32,
+    /// How many records the workload sends.
+    pub messages: u32,
+    /// Records per second; 0 sends them all at once.
+    pub rate_per_sec: u32,
+    pub keys: KeySpace,
+    pub record_bytes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ProducerTimer {
+    /// The workload's next `send()`.
+    NextRecord,
+    /// Look again for batches that became ready (linger expired, backoff over).
+    Drain,
+    RequestTimeout(u64),
+    MetadataTimeout(u64),
+    /// Ask for metadata again after `retry.backoff.ms`.
+    MetadataRefresh,
+}
+
+#[derive(Clone, Debug)]
+struct ProducerBatch {
+    partition: i32,
+    records: Vec<Record>,
+    bytes: u64,
+    created_at: SimTime,
+    attempts: u32,
+    retry_at: SimTime,
+}
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    node: NodeId,
+    batches: Vec<ProducerBatch>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Producer {
+    pub config: ProducerConfig,
+    /// Leader node per partition, from the last metadata response.
+    leaders: Vec<Option<NodeId>>,
+    known_brokers: Vec<NodeId>,
+    metadata_in_flight: Option<(u64, NodeId)>,
+    next_bootstrap: usize,
+    partition_chooser: PartitionChooser,
+    next_seq: u32,
+    resolved: u32,
+    accumulator: BTreeMap<i32, VecDeque<ProducerBatch>>,
+    in_flight: BTreeMap<u64, InFlight>,
+    next_correlation: u64,
+}
+
+type PCtx<'a> = Ctx<'a, KafkaNode>;
+
+impl Producer {
+    pub fn new(config: ProducerConfig) -> Self {
+        let partition_chooser = PartitionChooser::new(config.partitioner, config.batch_size as usize);
+        Producer {
+            known_brokers: config.bootstrap.clone(),
+            config,
+            leaders: Vec::new(),
+            metadata_in_flight: None,
+            next_bootstrap: 0,
+            partition_chooser,
+            next_seq: 0,
+            resolved: 0,
+            accumulator: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            next_correlation: 0,
+        }
+    }
+
+    /// Every record of the workload was sent and has its final outcome.
+    pub fn is_done(&self) -> bool {
+        self.resolved >= self.config.messages
+    }
+    pub fn sent(&self) -> u32 {
+        self.next_seq
+    }
+
+    pub fn on_start(&mut self, ctx: &mut PCtx<'_>) {
+        let n = self.config.messages;
+        let topic = self.config.topic.clone();
+        ctx.explain(|| format!("producer starts: {n} records to {topic}; first it asks for metadata"));
+        self.request_metadata(ctx);
+    }
+
+    pub fn on_message(&mut self, ctx: &mut PCtx<'_>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::MetadataResponse(resp) => self.on_metadata(ctx, resp),
+            Msg::ProduceResponse(resp) => self.on_produce_response(ctx, from, resp),
+            _ => {}
+        }
+    }
+
+    pub fn on_timer(&mut self, ctx: &mut PCtx<'_>, timer: ProducerTimer) {
+        match timer {
+            ProducerTimer::NextRecord => self.send_next_record(ctx),
+            ProducerTimer::Drain => self.drain(ctx),
+            ProducerTimer::RequestTimeout(corr) => {
+                if let Some(req) = self.in_flight.remove(&corr) {
+                    ctx.mark("producer.request_timeout");
+                    ctx.explain(|| format!("no ProduceResponse within request.timeout.ms: retrying {} batches", req.batches.len()));
+                    self.retry_all(ctx, req.batches, ErrorCode::RequestTimedOut);
+                    self.request_metadata(ctx);
+                }
+            }
+            ProducerTimer::MetadataRefresh => self.request_metadata(ctx),
+            ProducerTimer::MetadataTimeout(corr) => {
+                if self.metadata_in_flight.is_some_and(|(c, _)| c == corr) {
+                    self.metadata_in_flight = None;
+                    self.request_metadata(ctx);
+                }
+            }
+        }
+    }
+
+    pub fn on_disconnect(&mut self, ctx: &mut PCtx<'_>, peer: NodeId) {
+        let lost: Vec<u64> = self.in_flight.iter().filter(|(_, r)| r.node == peer).map(|(c, _)| *c).collect();
+        for corr in &lost {
+            let req = self.in_flight.remove(corr).expect("listed");
+            ctx.cancel_timer(NodeTimer::Producer(ProducerTimer::RequestTimeout(*corr)));
+            self.retry_all(ctx, req.batches, ErrorCode::NetworkException);
+        }
+        if !lost.is_empty() {
+            ctx.explain(|| format!("connection to {peer} broke with {} requests in flight: they will be retried", lost.len()));
+        }
+        if let Some((corr, node)) = self.metadata_in_flight {
+            if node == peer {
+                self.metadata_in_flight = None;
+                ctx.cancel_timer(NodeTimer::Producer(ProducerTimer::MetadataTimeout(corr)));
+            }
+        }
+        let backoff = SimDuration::from_millis(self.config.retry_backoff_ms);
+        ctx.set_timer(NodeTimer::Producer(ProducerTimer::MetadataRefresh), backoff);
+    }
+
+    fn request_metadata(&mut self, ctx: &mut PCtx<'_>) {
+        if self.metadata_in_flight.is_some() || self.known_brokers.is_empty() {
+            return;
+        }
+        let node = self.known_brokers[self.next_bootstrap % self.known_brokers.len()];
+        self.next_bootstrap += 1;
+        let corr = self.correlation();
+        self.metadata_in_flight = Some((corr, node));
+        let topics = vec![self.config.topic.clone()];
+        ctx.send(node, Msg::MetadataRequest(MetadataRequest { correlation_id: corr, topics }));
+        ctx.set_timer(NodeTimer::Producer(ProducerTimer::MetadataTimeout(corr)), SimDuration::from_millis(self.config.request_timeout_ms));
+    }
+
+    fn on_metadata(&mut self, ctx: &mut PCtx<'_>, resp: MetadataResponse) {
+        if self.metadata_in_flight.is_none_or(|(c, _)| c != resp.correlation_id) {
+            return;
+        }
+        self.metadata_in_flight = None;
+        ctx.cancel_timer(NodeTimer::Producer(ProducerTimer::MetadataTimeout(resp.correlation_id)));
+        let Some(topic) = resp.topics.iter().find(|t| t.name == self.config.topic && t.error_code == ErrorCode::None) else {
+            return;
+        };
+        let first = self.leaders.is_empty();
+        self.leaders = topic
+            .partitions
+            .iter()
+            .map(|p| p.leader.and_then(|b| resp.brokers.iter().find(|(id, _)| *id == b).map(|(_, n)| *n)))
+            .collect();
+        self.known_brokers = resp.brokers.iter().map(|(_, n)| *n).collect();
+        let n = self.leaders.len();
+        ctx.explain(|| format!("metadata: {n} partitions, leaders {:?}", self.leaders));
+        if first {
+            ctx.set_timer(NodeTimer::Producer(ProducerTimer::NextRecord), SimDuration::ZERO);
+        }
+        self.drain(ctx);
+    }
+
+    fn send_next_record(&mut self, ctx: &mut PCtx<'_>) {
+        if self.next_seq >= self.config.messages {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let id = RecordId { producer: self.config.index, seq };
+        let key = match self.config.keys {
+            KeySpace::None => None,
+            KeySpace::Cycle(n) => Some(format!("key-{}", seq % n.max(1))),
+        };
+        let num_partitions = self.leaders.len() as i32;
+        let size = self.config.record_bytes;
+        let partition = self.partition_chooser.partition(
+            key.as_deref().map(str::as_bytes),
+            self.config.manual_partition,
+            num_partitions,
+            size as usize,
+            ctx.rng(),
+        );
+        let tp = TopicPartition::new(self.config.topic.clone(), partition);
+        ctx.observe(Observation::ProduceInvoked { record: id, partition: tp.clone(), key: key.clone() });
+        ctx.explain(|| format!("send() record {id} key {key:?} → {tp}"));
+        self.accumulate(ctx.now(), partition, Record { id, key, size });
+        if self.next_seq < self.config.messages && self.config.rate_per_sec > 0 {
+            let gap = SimDuration::from_micros(1_000_000 / u64::from(self.config.rate_per_sec));
+            ctx.set_timer(NodeTimer::Producer(ProducerTimer::NextRecord), gap);
+        } else if self.next_seq < self.config.messages {
+            ctx.set_timer(NodeTimer::Producer(ProducerTimer::NextRecord), SimDuration::ZERO);
+        }
+        self.drain(ctx);
+    }
+
+    fn accumulate(&mut self, now: SimTime, partition: i32, record: Record) {
+        let bytes = u64::from(record.size);
+        let queue = self.accumulator.entry(partition).or_default();
+        match queue.back_mut() {
+            Some(b) if b.attempts == 0 && b.bytes + bytes <= self.config.batch_size => {
+                b.bytes += bytes;
+                b.records.push(record);
+            }
+            _ => queue.push_back(ProducerBatch { partition, records: vec![record], bytes, created_at: now, attempts: 0, retry_at: now }),
+        }
+    }
+
+    /// A batch is ready when it is full (or not the last of its partition), when `linger.ms` has
+    /// passed since it was opened, or when all records have been sent (nothing more will fill it).
+    fn ready_at(&self, batch: &ProducerBatch, is_last: bool) -> SimTime {
+        let full = !is_last || batch.bytes >= self.config.batch_size || self.next_seq >= self.config.messages;
+        let linger_done = if full { batch.created_at } else { batch.created_at + SimDuration::from_millis(self.config.linger_ms) };
+        linger_done.max(batch.retry_at)
+    }
+
+    /// Sends every ready batch whose leader is known, one batch per partition per request, within
+    /// the in-flight limit; then sleeps until the next batch becomes ready.
+    fn drain(&mut self, ctx: &mut PCtx<'_>) {
+        let now = ctx.now();
+        let mut per_node: BTreeMap<NodeId, Vec<ProducerBatch>> = BTreeMap::new();
+        let mut next_wake: Option<SimTime> = None;
+        let muted: Vec<i32> = if self.config.max_in_flight == 1 {
+            self.in_flight.values().flat_map(|r| r.batches.iter().map(|b| b.partition)).collect()
+        } else {
+            Vec::new()
+        };
+        let partitions: Vec<i32> = self.accumulator.keys().copied().collect();
+        for p in partitions {
+            let queue = &self.accumulator[&p];
+            let Some(front) = queue.front() else { continue };
+            let ready = self.ready_at(front, queue.len() == 1);
+            let leader = self.leaders.get(p as usize).copied().flatten();
+            if ready > now {
+                next_wake = Some(next_wake.map_or(ready, |w| w.min(ready)));
+                continue;
+            }
+            let Some(node) = leader else { continue };
+            let in_flight_to_node = self.in_flight.values().filter(|r| r.node == node).count() as u32;
+            if muted.contains(&p) || in_flight_to_node >= self.config.max_in_flight {
+                continue;
+            }
+            let batch = self.accumulator.get_mut(&p).expect("listed").pop_front().expect("front exists");
+            per_node.entry(node).or_default().push(batch);
+        }
+        self.accumulator.retain(|_, q| !q.is_empty());
+        for (node, batches) in per_node {
+            self.send_produce(ctx, node, batches);
+        }
+        if let Some(at) = next_wake {
+            ctx.set_timer(NodeTimer::Producer(ProducerTimer::Drain), at.saturating_since(now));
+        }
+    }
+
+    fn send_produce(&mut self, ctx: &mut PCtx<'_>, node: NodeId, mut batches: Vec<ProducerBatch>) {
+        let corr = self.correlation();
+        for b in batches.iter_mut() {
+            b.attempts += 1;
+        }
+        let topic_data = batches
+            .iter()
+            .map(|b| (TopicPartition::new(self.config.topic.clone(), b.partition), b.records.clone()))
+            .collect();
+        let acks = self.config.acks;
+        let req = ProduceRequest { correlation_id: corr, acks, timeout_ms: self.config.request_timeout_ms, topic_data };
+        ctx.send(node, Msg::ProduceRequest(req));
+        if acks == Acks::None {
+            // acks=0: the send is the acknowledgement; the offset is unknown.
+            for b in batches {
+                let tp = TopicPartition::new(self.config.topic.clone(), b.partition);
+                for r in b.records {
+                    ctx.observe(Observation::ProduceAcked { record: r.id, partition: tp.clone(), offset: None, acks });
+                    self.resolved += 1;
+                }
+            }
+            return;
+        }
+        ctx.set_timer(NodeTimer::Producer(ProducerTimer::RequestTimeout(corr)), SimDuration::from_millis(self.config.request_timeout_ms));
+        self.in_flight.insert(corr, InFlight { node, batches });
+    }
+
+    fn on_produce_response(&mut self, ctx: &mut PCtx<'_>, _from: NodeId, resp: ProduceResponse) {
+        let Some(req) = self.in_flight.remove(&resp.correlation_id) else { return };
+        ctx.cancel_timer(NodeTimer::Producer(ProducerTimer::RequestTimeout(resp.correlation_id)));
+        let mut refresh = false;
+        for batch in req.batches {
+            let tp = TopicPartition::new(self.config.topic.clone(), batch.partition);
+            let part = resp.responses.iter().find(|r| r.partition == tp);
+            let error = part.map_or(ErrorCode::NetworkException, |r| r.error_code);
+            match (error, part.and_then(|r| r.base_offset)) {
+                (ErrorCode::None, Some(base)) => {
+                    let acks = self.config.acks;
+                    for (i, r) in batch.records.iter().enumerate() {
+                        let offset = Offset(base.0 + i as i64);
+                        ctx.observe(Observation::ProduceAcked { record: r.id, partition: tp.clone(), offset: Some(offset), acks });
+                    }
+                    self.resolved += batch.records.len() as u32;
+                    let n = batch.records.len();
+                    ctx.explain(|| format!("{tp}: {n} records acknowledged from offset {base}"));
+                }
+                (error, _) => {
+                    refresh |= matches!(error, ErrorCode::NotLeaderOrFollower | ErrorCode::UnknownTopicOrPartition);
+                    self.retry(ctx, batch, error);
+                }
+            }
+        }
+        if refresh {
+            self.request_metadata(ctx);
+        }
+        self.drain(ctx);
+    }
+
+    fn retry_all(&mut self, ctx: &mut PCtx<'_>, batches: Vec<ProducerBatch>, error: ErrorCode) {
+        for b in batches {
+            self.retry(ctx, b, error);
+        }
+        self.drain(ctx);
+    }
+
+    /// Puts a failed batch back at the front of its partition's queue after `retry.backoff.ms`, or
+    /// fails its records when retries or `delivery.timeout.ms` are exhausted.
+    fn retry(&mut self, ctx: &mut PCtx<'_>, mut batch: ProducerBatch, error: ErrorCode) {
+        let now = ctx.now();
+        let expired = now.saturating_since(batch.created_at) >= SimDuration::from_millis(self.config.delivery_timeout_ms);
+        let tp = TopicPartition::new(self.config.topic.clone(), batch.partition);
+        if !error.is_retriable() || batch.attempts > self.config.retries || expired {
+            ctx.mark("producer.batch_failed");
+            for r in &batch.records {
+                ctx.observe(Observation::ProduceFailed { record: r.id, partition: tp.clone(), error });
+            }
+            self.resolved += batch.records.len() as u32;
+            ctx.explain(|| format!("{tp}: batch failed for good with {error}"));
+            return;
+        }
+        ctx.mark("producer.retry");
+        ctx.explain(|| format!("{tp}: {error}, retrying after retry.backoff.ms"));
+        batch.retry_at = now + SimDuration::from_millis(self.config.retry_backoff_ms);
+        self.accumulator.entry(batch.partition).or_default().push_front(batch);
+    }
+
+    fn correlation(&mut self) -> u64 {
+        self.next_correlation += 1;
+        self.next_correlation
+    }
+}

@@ -1,0 +1,294 @@
+//! Kafka's wire vocabulary: the requests and responses the actors exchange, their error codes, and
+//! the record batches they carry. Names follow Kafka's protocol (`ProduceRequest`, `leader_epoch`,
+//! `high_watermark`, `NOT_LEADER_OR_FOLLOWER`) so that a trace reads like Kafka's documentation.
+//!
+//! Records carry no payload bytes: a [`Record`] is its workload identity, its key and its size. The
+//! size is what batching and retention count.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::actor::Message;
+use super::ids::{BrokerId, LeaderEpoch, NodeId, Offset, RecordId, TopicPartition};
+
+/// Kafka's error codes, as data in responses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    None,
+    OffsetOutOfRange,
+    UnknownTopicOrPartition,
+    NotLeaderOrFollower,
+    RequestTimedOut,
+    NetworkException,
+    NotEnoughReplicas,
+    NotEnoughReplicasAfterAppend,
+    FencedLeaderEpoch,
+    UnknownLeaderEpoch,
+    KafkaStorageError,
+}
+
+impl ErrorCode {
+    /// Kafka's numeric code.
+    pub fn code(self) -> i16 {
+        match self {
+            ErrorCode::None => 0,
+            ErrorCode::OffsetOutOfRange => 1,
+            ErrorCode::UnknownTopicOrPartition => 3,
+            ErrorCode::NotLeaderOrFollower => 6,
+            ErrorCode::RequestTimedOut => 7,
+            ErrorCode::NetworkException => 13,
+            ErrorCode::NotEnoughReplicas => 19,
+            ErrorCode::NotEnoughReplicasAfterAppend => 20,
+            ErrorCode::FencedLeaderEpoch => 74,
+            ErrorCode::UnknownLeaderEpoch => 75,
+            ErrorCode::KafkaStorageError => 56,
+        }
+    }
+
+    /// Whether Kafka's clients retry on this error.
+    pub fn is_retriable(self) -> bool {
+        !matches!(self, ErrorCode::None | ErrorCode::OffsetOutOfRange)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::None => "NONE",
+            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            ErrorCode::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::NetworkException => "NETWORK_EXCEPTION",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            ErrorCode::KafkaStorageError => "KAFKA_STORAGE_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `acks`: how many replicas must have a record before the leader answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Acks {
+    /// `acks=0`: no response at all; the offset is unknown (-1).
+    #[serde(rename = "0")]
+    None,
+    /// `acks=1`: the leader's own log.
+    #[serde(rename = "1")]
+    Leader,
+    /// `acks=all` (-1): every in-sync replica.
+    #[serde(rename = "all")]
+    All,
+}
+
+impl fmt::Display for Acks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        })
+    }
+}
+
+/// One record: its identity in the workload, its key, and its size in bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Record {
+    pub id: RecordId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub size: u32,
+}
+
+/// A record batch (message format v2): records with consecutive offsets from `base_offset`,
+/// stamped with the leader epoch of the leader that appended them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordBatch {
+    pub base_offset: Offset,
+    pub partition_leader_epoch: LeaderEpoch,
+    pub records: Vec<Record>,
+}
+
+impl RecordBatch {
+    /// The offset after the last record.
+    pub fn next_offset(&self) -> Offset {
+        Offset(self.base_offset.0 + self.records.len() as i64)
+    }
+    pub fn last_offset(&self) -> Offset {
+        Offset(self.next_offset().0 - 1)
+    }
+    pub fn size_bytes(&self) -> u64 {
+        self.records.iter().map(|r| u64::from(r.size)).sum()
+    }
+    /// Each record with its offset.
+    pub fn offsets(&self) -> impl Iterator<Item = (Offset, &Record)> {
+        self.records.iter().enumerate().map(move |(i, r)| (Offset(self.base_offset.0 + i as i64), r))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProduceRequest {
+    pub correlation_id: u64,
+    pub acks: Acks,
+    pub timeout_ms: u64,
+    /// One batch per partition; the broker assigns its base offset.
+    pub topic_data: Vec<(TopicPartition, Vec<Record>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionProduceResponse {
+    pub partition: TopicPartition,
+    pub error_code: ErrorCode,
+    /// The offset of the batch's first record, when appended.
+    pub base_offset: Option<Offset>,
+    pub log_start_offset: Offset,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProduceResponse {
+    pub correlation_id: u64,
+    pub responses: Vec<PartitionProduceResponse>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchPartition {
+    pub partition: TopicPartition,
+    pub fetch_offset: Offset,
+    /// The leader epoch the client believes current (KIP-320); `None` skips the check.
+    pub current_leader_epoch: Option<LeaderEpoch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchRequest {
+    pub correlation_id: u64,
+    /// `Some` for a follower's fetch, `None` for a consumer's.
+    pub replica_id: Option<BrokerId>,
+    pub max_wait_ms: u64,
+    pub min_bytes: u64,
+    pub max_bytes: u64,
+    pub partitions: Vec<FetchPartition>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchPartitionData {
+    pub partition: TopicPartition,
+    pub error_code: ErrorCode,
+    pub high_watermark: Offset,
+    pub log_start_offset: Offset,
+    pub records: Vec<RecordBatch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchResponse {
+    pub correlation_id: u64,
+    pub partitions: Vec<FetchPartitionData>,
+}
+
+/// ListOffsets' special timestamps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OffsetSpec {
+    /// -2: the log start offset.
+    Earliest,
+    /// -1: the high watermark (what a `read_uncommitted` consumer sees as the end).
+    Latest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ListOffsetsRequest {
+    pub correlation_id: u64,
+    pub partitions: Vec<(TopicPartition, OffsetSpec)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ListOffsetsPartition {
+    pub partition: TopicPartition,
+    pub error_code: ErrorCode,
+    pub offset: Offset,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ListOffsetsResponse {
+    pub correlation_id: u64,
+    pub partitions: Vec<ListOffsetsPartition>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MetadataRequest {
+    pub correlation_id: u64,
+    pub topics: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionMetadata {
+    pub partition: i32,
+    pub error_code: ErrorCode,
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: LeaderEpoch,
+    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TopicMetadata {
+    pub name: String,
+    pub error_code: ErrorCode,
+    pub partitions: Vec<PartitionMetadata>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MetadataResponse {
+    pub correlation_id: u64,
+    /// Every live broker and the node that hosts it.
+    pub brokers: Vec<(BrokerId, NodeId)>,
+    pub topics: Vec<TopicMetadata>,
+}
+
+/// Every message of the simulated cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "api")]
+pub enum Msg {
+    ProduceRequest(ProduceRequest),
+    ProduceResponse(ProduceResponse),
+    FetchRequest(FetchRequest),
+    FetchResponse(FetchResponse),
+    ListOffsetsRequest(ListOffsetsRequest),
+    ListOffsetsResponse(ListOffsetsResponse),
+    MetadataRequest(MetadataRequest),
+    MetadataResponse(MetadataResponse),
+}
+
+impl Message for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::ProduceRequest(_) => "ProduceRequest",
+            Msg::ProduceResponse(_) => "ProduceResponse",
+            Msg::FetchRequest(_) => "FetchRequest",
+            Msg::FetchResponse(_) => "FetchResponse",
+            Msg::ListOffsetsRequest(_) => "ListOffsetsRequest",
+            Msg::ListOffsetsResponse(_) => "ListOffsetsResponse",
+            Msg::MetadataRequest(_) => "MetadataRequest",
+            Msg::MetadataResponse(_) => "MetadataResponse",
+        }
+    }
+}
+
+/// The kinds of message, for validating network rules in scenario files.
+pub const MESSAGE_KINDS: &[&str] = &[
+    "ProduceRequest",
+    "ProduceResponse",
+    "FetchRequest",
+    "FetchResponse",
+    "ListOffsetsRequest",
+    "ListOffsetsResponse",
+    "MetadataRequest",
+    "MetadataResponse",
+];

@@ -1,0 +1,309 @@
+//! The scenario file format, version 1: the serde structures a TOML scenario file deserializes
+//! into. Every table denies unknown keys. Kafka's configuration names are used where Kafka has one
+//! (quoted in TOML because of the dots: `"linger.ms" = 5`); defaults are Kafka's (Java client 4.x).
+//! The complete reference is docs/scenarios.md.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::values::{deserialize_acks, Duration, Keys, LatencyRange, Start};
+use crate::model::consumer::OffsetReset;
+use crate::model::partitioner::Partitioner;
+use crate::model::protocol::Acks;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// A short name for reports (default: the file name).
+    pub name: Option<String>,
+    /// What the scenario shows, in prose.
+    pub description: Option<String>,
+    /// What the run must end with: `"pass"` or the name of the violation it must find.
+    pub expect: Spanned<String>,
+    pub cluster: ClusterSection,
+    #[serde(default)]
+    pub topics: Vec<TopicSection>,
+    #[serde(default)]
+    pub producers: Vec<ProducerSection>,
+    #[serde(default)]
+    pub consumers: Vec<ConsumerSection>,
+    #[serde(default)]
+    pub faults: Vec<FaultSection>,
+    #[serde(default)]
+    pub network: NetworkSection,
+    #[serde(default)]
+    pub disk: DiskSection,
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// Number of brokers, named `b0`, `b1`, … with `broker.id` 0, 1, …
+    pub brokers: Spanned<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSection {
+    pub name: Spanned<String>,
+    #[serde(default = "one_i32")]
+    pub partitions: Spanned<i32>,
+    #[serde(rename = "replication.factor", default = "one_i16")]
+    pub replication_factor: Spanned<i16>,
+    #[serde(rename = "min.insync.replicas", default = "one_i16")]
+    pub min_insync_replicas: Spanned<i16>,
+    #[serde(rename = "flush.messages")]
+    pub flush_messages: Option<Spanned<u64>>,
+    #[serde(rename = "flush.ms")]
+    pub flush_ms: Option<u64>,
+    /// Default 604800000 (7 days); -1 for unlimited.
+    #[serde(rename = "retention.ms", default = "week_ms")]
+    pub retention_ms: i64,
+    /// Default -1 (unlimited).
+    #[serde(rename = "retention.bytes", default = "minus_one")]
+    pub retention_bytes: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSection {
+    pub name: Spanned<String>,
+    pub topic: Spanned<String>,
+    #[serde(default = "acks_all", deserialize_with = "deserialize_acks")]
+    pub acks: Acks,
+    #[serde(rename = "linger.ms", default = "five")]
+    pub linger_ms: u64,
+    #[serde(rename = "batch.size", default = "batch_size")]
+    pub batch_size: u64,
+    #[serde(default)]
+    pub partitioner: Partitioner,
+    /// With `partitioner = "manual"`: the partition every record goes to.
+    pub partition: Option<Spanned<i32>>,
+    #[serde(rename = "request.timeout.ms", default = "thirty_s")]
+    pub request_timeout_ms: u64,
+    #[serde(rename = "delivery.timeout.ms", default = "two_min")]
+    pub delivery_timeout_ms: u64,
+    #[serde(rename = "retry.backoff.ms", default = "hundred")]
+    pub retry_backoff_ms: u64,
+    #[serde(default = "max_retries")]
+    pub retries: u32,
+    #[serde(rename = "max.in.flight.requests.per.connection", default = "five_spanned")]
+    pub max_in_flight: Spanned<u64>,
+    /// How many records this producer sends.
+    pub messages: u32,
+    /// Records per second (0: all at once).
+    #[serde(default)]
+    pub rate: u32,
+    /// Distinct keys (`10` gives `key-0` … `key-9`) or `"none"` for null keys.
+    #[serde(default = "no_keys")]
+    pub keys: Keys,
+    /// Bytes per record (what `batch.size` and retention count).
+    #[serde(default = "hundred_u32")]
+    pub record_size: u32,
+    /// When the producer starts (default: at once).
+    pub start_at: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSection {
+    pub name: Spanned<String>,
+    pub topic: Spanned<String>,
+    /// Partitions to `assign()`; default all.
+    pub partitions: Option<Spanned<Vec<i32>>>,
+    /// Where to start; default: what `auto.offset.reset` says.
+    pub start: Option<Start>,
+    #[serde(rename = "auto.offset.reset", default = "reset_latest")]
+    pub auto_offset_reset: OffsetReset,
+    #[serde(rename = "fetch.max.wait.ms", default = "five_hundred")]
+    pub fetch_max_wait_ms: u64,
+    #[serde(rename = "fetch.min.bytes", default = "one_u64")]
+    pub fetch_min_bytes: u64,
+    #[serde(rename = "fetch.max.bytes", default = "fifty_mib")]
+    pub fetch_max_bytes: u64,
+    #[serde(rename = "request.timeout.ms", default = "thirty_s")]
+    pub request_timeout_ms: u64,
+    #[serde(rename = "retry.backoff.ms", default = "hundred")]
+    pub retry_backoff_ms: u64,
+    pub start_at: Option<Duration>,
+}
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultAction {
+    /// A machine crash (power loss): volatile state and unsynced disk data are lost.
+    Crash,
+    /// A process kill (`kill -9`): volatile state is lost, the page cache survives.
+    Kill,
+    /// Restart a crashed or stopped node from its disk.
+    Restart,
+    /// Graceful shutdown: the disk is flushed.
+    Stop,
+    /// Start a node that has not started yet.
+    Start,
+    /// Freeze the node (a GC pause); `for` resumes it.
+    Pause,
+    Resume,
+    /// Cut the node off from every other node.
+    Isolate,
+    /// Split the nodes into `groups` that cannot reach each other.
+    Partition,
+    /// Drop everything from `from` to `to`, but not back.
+    OneWay,
+    /// Remove every partition.
+    Heal,
+    /// Hold every message between `from` and `to` (or to and from `node`) until unclogged.
+    Clog,
+    Unclog,
+    /// Break the connection between `from` and `to` (both ends see a disconnect).
+    Disconnect,
+    /// Drop the next `count` messages matching `kind`/`from`/`to`.
+    Drop,
+    /// Delay the next `count` messages matching `kind`/`from`/`to` by `delay`.
+    Delay,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSection {
+    pub at: Duration,
+    pub action: Spanned<FaultAction>,
+    pub node: Option<Spanned<String>>,
+    pub groups: Option<Spanned<Vec<Vec<String>>>>,
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Spanned<String>>,
+    /// A message kind, like "ProduceResponse".
+    pub kind: Option<Spanned<String>>,
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    pub delay: Option<Duration>,
+    /// Undo the fault after this long (restart, resume, heal, unclog).
+    #[serde(rename = "for")]
+    pub duration: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    #[serde(default = "default_latency")]
+    pub latency: LatencyRange,
+    #[serde(default)]
+    pub loss: f64,
+    #[serde(default)]
+    pub duplicate: f64,
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        NetworkSection { latency: default_latency(), loss: 0.0, duplicate: 0.0 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskSection {
+    #[serde(default = "default_fsync")]
+    pub fsync_latency: Duration,
+    /// On a crash, keep a random prefix of the unsynced tail (pages the OS happened to write).
+    #[serde(default)]
+    pub torn_tail: bool,
+}
+
+impl Default for DiskSection {
+    fn default() -> Self {
+        DiskSection { fsync_latency: default_fsync(), torn_tail: false }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// The seed `run` uses when none is given on the command line.
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+    /// Virtual time limit: a run still going then ends with the verdict `time-limit`.
+    #[serde(default = "default_max_time")]
+    pub max_time: Duration,
+    /// Step limit: a run still going then ends with the verdict `step-limit`.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u64,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        RunSection { seed: 1, max_time: default_max_time(), max_steps: default_max_steps() }
+    }
+}
+
+fn one_i32() -> Spanned<i32> {
+    Spanned::new(0..0, 1)
+}
+fn one_i16() -> Spanned<i16> {
+    Spanned::new(0..0, 1)
+}
+fn one_u32() -> u32 {
+    1
+}
+fn one_u64() -> u64 {
+    1
+}
+fn week_ms() -> i64 {
+    604_800_000
+}
+fn minus_one() -> i64 {
+    -1
+}
+fn acks_all() -> Acks {
+    Acks::All
+}
+fn five<T: From<u8>>() -> T {
+    T::from(5)
+}
+fn five_spanned() -> Spanned<u64> {
+    Spanned::new(0..0, 5)
+}
+fn batch_size() -> u64 {
+    16_384
+}
+fn thirty_s() -> u64 {
+    30_000
+}
+fn two_min() -> u64 {
+    120_000
+}
+fn hundred() -> u64 {
+    100
+}
+fn hundred_u32() -> u32 {
+    100
+}
+fn five_hundred() -> u64 {
+    500
+}
+fn fifty_mib() -> u64 {
+    52_428_800
+}
+fn max_retries() -> u32 {
+    i32::MAX as u32
+}
+fn no_keys() -> Keys {
+    Keys::None
+}
+fn reset_latest() -> OffsetReset {
+    OffsetReset::Latest
+}
+fn default_latency() -> LatencyRange {
+    LatencyRange { min: crate::model::SimDuration::from_millis(1), max: crate::model::SimDuration::from_millis(3) }
+}
+fn default_fsync() -> Duration {
+    Duration(crate::model::SimDuration::from_millis(2))
+}
+fn default_max_time() -> Duration {
+    Duration(crate::model::SimDuration::from_secs(300))
+}
+fn default_max_steps() -> u64 {
+    5_000_000
+}

@@ -1,0 +1,415 @@
+//! Scenario files: parsing (with `file:line:col` errors), validation, and building a world.
+//!
+//! A scenario names a cluster, its topics, the clients and their workload, a fault timeline, run
+//! limits, and what the run must end with. [`Scenario::load`] reads and validates one;
+//! [`Scenario::build`] turns it into a ready-to-run [`World`] for one seed.
+
+pub mod format;
+pub mod values;
+
+use std::ops::Range;
+use std::path::Path;
+
+use thiserror::Error;
+
+pub use format::*;
+
+use crate::engine::disk::DiskConfig;
+use crate::engine::net::{Latency, LinkConfig, MessageRule, NetConfig, RuleAction};
+use crate::engine::{Control, Limits, RandomChooser, World};
+use crate::model::broker::{Broker, BrokerConfig};
+use crate::model::config::{ClusterLayout, TopicConfig};
+use crate::model::consumer::{Consumer, ConsumerConfig, StartPosition};
+use crate::model::partitioner::Partitioner;
+use crate::model::producer::{KeySpace, Producer, ProducerConfig};
+use crate::model::protocol::MESSAGE_KINDS;
+use crate::model::{BrokerId, KafkaNode, NodeId, SimDuration, SimTime};
+use values::{Keys, Start};
+
+/// The names of the violations a scenario may expect, besides `pass`.
+pub const VERDICT_NAMES: &[&str] = &["pass", "lost-write", "time-limit", "step-limit", "panic"];
+
+#[derive(Debug, Error)]
+pub enum ScenarioError {
+    #[error("{file}: {source}")]
+    Io { file: String, source: std::io::Error },
+    /// A parse or validation error at a place in the file.
+    #[error("{file}:{line}:{column}: {message}")]
+    At { file: String, line: usize, column: usize, message: String },
+}
+
+/// A parsed and validated scenario.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Where it came from, as given (used in reproduce lines).
+    pub path: String,
+    pub name: String,
+    pub file: ScenarioFile,
+}
+
+/// Who is who in a built world.
+#[derive(Clone, Debug, Default)]
+pub struct Roles {
+    pub brokers: Vec<NodeId>,
+    pub producers: Vec<NodeId>,
+    pub consumers: Vec<NodeId>,
+    pub layout: ClusterLayout,
+}
+
+impl Scenario {
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: shown.clone(), source })?;
+        Scenario::parse(&shown, &text)
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let parsed: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            at(file, text, span, e.message().trim_end().to_string())
+        })?;
+        let name = parsed.name.clone().unwrap_or_else(|| {
+            Path::new(file).file_stem().map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned())
+        });
+        let scenario = Scenario { path: file.to_string(), name, file: parsed };
+        scenario.validate().map_err(|(span, message)| at(file, text, span, message))?;
+        Ok(scenario)
+    }
+
+    pub fn expected(&self) -> &str {
+        self.file.expect.get_ref()
+    }
+
+    pub fn default_seed(&self) -> u64 {
+        self.file.run.seed
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits { max_steps: self.file.run.max_steps, max_time: SimTime::ZERO + self.file.run.max_time.0 }
+    }
+
+    /// Node names in id order: brokers `b0…`, then producers, then consumers.
+    pub fn node_names(&self) -> Vec<String> {
+        let f = &self.file;
+        (0..*f.cluster.brokers.get_ref())
+            .map(|i| format!("b{i}"))
+            .chain(f.producers.iter().map(|p| p.name.get_ref().clone()))
+            .chain(f.consumers.iter().map(|c| c.name.get_ref().clone()))
+            .collect()
+    }
+
+    fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.node_names().iter().position(|n| n == name).map(|i| NodeId(i as u32))
+    }
+
+    fn validate(&self) -> Result<(), (Range<usize>, String)> {
+        let f = &self.file;
+        let expect = &f.expect;
+        if !VERDICT_NAMES.contains(&expect.get_ref().as_str()) {
+            return Err((expect.span(), format!("unknown expectation '{}', expected one of {}", expect.get_ref(), VERDICT_NAMES.join(", "))));
+        }
+        let brokers = *f.cluster.brokers.get_ref();
+        if brokers == 0 {
+            return Err((f.cluster.brokers.span(), "a cluster needs at least one broker".into()));
+        }
+        let names = self.node_names();
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                let span = self.name_span(n).unwrap_or(0..0);
+                return Err((span, format!("the name '{n}' is used twice (brokers are named b0, b1, …)")));
+            }
+        }
+        for t in &f.topics {
+            if *t.partitions.get_ref() < 1 {
+                return Err((t.partitions.span(), "a topic needs at least one partition".into()));
+            }
+            let rf = *t.replication_factor.get_ref();
+            if rf < 1 || rf as u32 > brokers {
+                return Err((t.replication_factor.span(), format!("replication.factor must be between 1 and the number of brokers ({brokers})")));
+            }
+            if rf > 1 {
+                return Err((t.replication_factor.span(), "replication.factor above 1 is not simulated yet: replication arrives with the replicated broker model".into()));
+            }
+            let min_isr = *t.min_insync_replicas.get_ref();
+            if min_isr < 1 || min_isr > rf {
+                return Err((t.min_insync_replicas.span(), format!("min.insync.replicas must be between 1 and replication.factor ({rf})")));
+            }
+            if let Some(fm) = &t.flush_messages {
+                if *fm.get_ref() == 0 {
+                    return Err((fm.span(), "flush.messages must be at least 1".into()));
+                }
+            }
+        }
+        let topic_partitions = |name: &Spanned<String>| -> Result<i32, (Range<usize>, String)> {
+            f.topics.iter().find(|t| t.name.get_ref() == name.get_ref()).map(|t| *t.partitions.get_ref()).ok_or_else(|| {
+                let known: Vec<&str> = f.topics.iter().map(|t| t.name.get_ref().as_str()).collect();
+                (name.span(), format!("unknown topic '{}', expected one of: {}", name.get_ref(), known.join(", ")))
+            })
+        };
+        for p in &f.producers {
+            let n = topic_partitions(&p.topic)?;
+            if *p.max_in_flight.get_ref() == 0 {
+                return Err((p.max_in_flight.span(), "max.in.flight.requests.per.connection must be at least 1".into()));
+            }
+            match (&p.partitioner, &p.partition) {
+                (Partitioner::Manual, None) => {
+                    return Err((p.name.span(), "partitioner = \"manual\" needs `partition = N`".into()));
+                }
+                (_, Some(part)) if *part.get_ref() < 0 || *part.get_ref() >= n => {
+                    return Err((part.span(), format!("partition must be between 0 and {}", n - 1)));
+                }
+                _ => {}
+            }
+        }
+        for c in &f.consumers {
+            let n = topic_partitions(&c.topic)?;
+            if let Some(ps) = &c.partitions {
+                if let Some(bad) = ps.get_ref().iter().find(|p| **p < 0 || **p >= n) {
+                    return Err((ps.span(), format!("partition {bad} does not exist: the topic has partitions 0..{}", n - 1)));
+                }
+            }
+        }
+        for fault in &f.faults {
+            self.validate_fault(fault)?;
+        }
+        Ok(())
+    }
+
+    fn name_span(&self, name: &str) -> Option<Range<usize>> {
+        let f = &self.file;
+        f.producers.iter().map(|p| &p.name).chain(f.consumers.iter().map(|c| &c.name)).find(|n| n.get_ref() == name).map(|n| n.span())
+    }
+
+    fn validate_fault(&self, fault: &FaultSection) -> Result<(), (Range<usize>, String)> {
+        let node_ref = |s: &Option<Spanned<String>>, what: &str| -> Result<(), (Range<usize>, String)> {
+            match s {
+                None => Err((fault.action.span(), format!("this fault needs `{what} = \"<node>\"`"))),
+                Some(name) if self.node_id(name.get_ref()).is_none() => {
+                    Err((name.span(), format!("unknown node '{}', expected one of: {}", name.get_ref(), self.node_names().join(", "))))
+                }
+                Some(_) => Ok(()),
+            }
+        };
+        let optional = |s: &Option<Spanned<String>>, what: &str| if s.is_some() { node_ref(s, what) } else { Ok(()) };
+        use FaultAction::*;
+        match *fault.action.get_ref() {
+            Crash | Kill | Restart | Stop | Start | Pause | Resume | Isolate => node_ref(&fault.node, "node"),
+            OneWay | Disconnect => node_ref(&fault.from, "from").and(node_ref(&fault.to, "to")),
+            Clog | Unclog => {
+                if fault.node.is_some() {
+                    node_ref(&fault.node, "node")
+                } else if *fault.action.get_ref() == Unclog {
+                    Ok(())
+                } else {
+                    node_ref(&fault.from, "from").and(node_ref(&fault.to, "to"))
+                }
+            }
+            Partition => {
+                let Some(groups) = &fault.groups else {
+                    return Err((fault.action.span(), "a partition needs `groups = [[\"b0\"], [\"p1\", \"c1\"]]`".into()));
+                };
+                for name in groups.get_ref().iter().flatten() {
+                    if self.node_id(name).is_none() {
+                        return Err((groups.span(), format!("unknown node '{name}', expected one of: {}", self.node_names().join(", "))));
+                    }
+                }
+                Ok(())
+            }
+            Heal => Ok(()),
+            Drop | Delay => {
+                optional(&fault.from, "from")?;
+                optional(&fault.to, "to")?;
+                if let Some(kind) = &fault.kind {
+                    if !MESSAGE_KINDS.contains(&kind.get_ref().as_str()) {
+                        return Err((kind.span(), format!("unknown message kind '{}', expected one of: {}", kind.get_ref(), MESSAGE_KINDS.join(", "))));
+                    }
+                }
+                if *fault.action.get_ref() == Delay && fault.delay.is_none() {
+                    return Err((fault.action.span(), "a delay needs `delay = \"<duration>\"`".into()));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The cluster layout: brokers `b0…` on nodes 0…, and the topics.
+    pub fn layout(&self) -> ClusterLayout {
+        let f = &self.file;
+        ClusterLayout {
+            brokers: (0..*f.cluster.brokers.get_ref()).map(|i| (BrokerId(i as i32), NodeId(i))).collect(),
+            topics: f.topics.iter().map(topic_config).collect(),
+        }
+    }
+
+    /// Builds the world for one seed: nodes, network, disks, and the fault timeline.
+    pub fn build(&self, seed: u64) -> (World<KafkaNode>, Roles) {
+        let f = &self.file;
+        let latency = if f.network.latency.min == f.network.latency.max {
+            Latency::Constant(f.network.latency.min)
+        } else {
+            Latency::Uniform { min: f.network.latency.min, max: f.network.latency.max }
+        };
+        let net = NetConfig {
+            default_link: LinkConfig { latency, loss: f.network.loss, duplicate: f.network.duplicate },
+            ..NetConfig::default()
+        };
+        let disk = DiskConfig { fsync_latency: f.disk.fsync_latency.0, torn_tail: f.disk.torn_tail };
+        let mut world = World::new(seed, Box::new(RandomChooser::new(seed)), net, disk);
+        let layout = self.layout();
+        let mut roles = Roles { layout: layout.clone(), ..Roles::default() };
+        let bootstrap: Vec<NodeId> = layout.brokers.iter().map(|(_, n)| *n).collect();
+        for (broker, _) in &layout.brokers {
+            let config = BrokerConfig { broker_id: *broker, layout: layout.clone() };
+            let id = world.add_node(format!("b{}", broker.0), Box::new(move |disk| KafkaNode::Broker(Broker::recover(config.clone(), disk))));
+            world.schedule(SimTime::ZERO, Control::Start(id), format!("start b{}", broker.0));
+            roles.brokers.push(id);
+        }
+        for (index, p) in f.producers.iter().enumerate() {
+            let config = producer_config(index as u32, p, &bootstrap);
+            let id = world.add_node(p.name.get_ref().clone(), Box::new(move |_| KafkaNode::Producer(Producer::new(config.clone()))));
+            let at = SimTime::ZERO + p.start_at.map_or(SimDuration::ZERO, |d| d.0);
+            world.schedule(at, Control::Start(id), format!("start {}", p.name.get_ref()));
+            roles.producers.push(id);
+        }
+        for c in &f.consumers {
+            let config = consumer_config(c, &bootstrap);
+            let id = world.add_node(c.name.get_ref().clone(), Box::new(move |_| KafkaNode::Consumer(Consumer::new(config.clone()))));
+            let at = SimTime::ZERO + c.start_at.map_or(SimDuration::ZERO, |d| d.0);
+            world.schedule(at, Control::Start(id), format!("start {}", c.name.get_ref()));
+            roles.consumers.push(id);
+        }
+        for fault in &f.faults {
+            self.schedule_fault(&mut world, fault);
+        }
+        (world, roles)
+    }
+
+    fn schedule_fault(&self, world: &mut World<KafkaNode>, fault: &FaultSection) {
+        let id = |s: &Option<Spanned<String>>| s.as_ref().and_then(|n| self.node_id(n.get_ref()));
+        let name = |s: &Option<Spanned<String>>| s.as_ref().map_or(String::new(), |n| n.get_ref().clone());
+        let at = SimTime::ZERO + fault.at.0;
+        let (node, from, to) = (id(&fault.node), id(&fault.from), id(&fault.to));
+        let (nn, fromn, ton) = (name(&fault.node), name(&fault.from), name(&fault.to));
+        use FaultAction::*;
+        let (control, label, undo): (Control, String, Option<(Control, String)>) = match *fault.action.get_ref() {
+            Crash => (Control::Crash(node.unwrap()), format!("crash {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
+            Kill => (Control::Kill(node.unwrap()), format!("kill {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
+            Restart => (Control::Restart(node.unwrap()), format!("restart {nn}"), None),
+            Stop => (Control::Stop(node.unwrap()), format!("stop {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
+            Start => (Control::Start(node.unwrap()), format!("start {nn}"), None),
+            Pause => (Control::Pause(node.unwrap()), format!("pause {nn}"), Some((Control::Resume(node.unwrap()), format!("resume {nn}")))),
+            Resume => (Control::Resume(node.unwrap()), format!("resume {nn}"), None),
+            Isolate => (Control::Isolate(node.unwrap()), format!("isolate {nn}"), Some((Control::Heal, "heal".into()))),
+            Partition => {
+                let groups = fault.groups.as_ref().expect("validated").get_ref();
+                let ids = groups.iter().map(|g| g.iter().filter_map(|n| self.node_id(n)).collect()).collect();
+                (Control::Split(ids), format!("partition {groups:?}"), Some((Control::Heal, "heal".into())))
+            }
+            OneWay => (
+                Control::BlockOneWay { from: from.unwrap(), to: to.unwrap() },
+                format!("one-way partition {fromn} -> {ton}"),
+                Some((Control::Heal, "heal".into())),
+            ),
+            Heal => (Control::Heal, "heal".into(), None),
+            Clog => {
+                let (c, l) = match node {
+                    Some(n) => (Control::ClogNode(n), format!("clog {nn}")),
+                    None => (Control::Clog { from: from.unwrap(), to: to.unwrap() }, format!("clog {fromn} -> {ton}")),
+                };
+                (c, l, Some((Control::UnclogAll, "unclog".into())))
+            }
+            Unclog => (Control::UnclogAll, "unclog".into(), None),
+            Disconnect => (Control::BreakConnection(from.unwrap(), to.unwrap()), format!("disconnect {fromn} <-> {ton}"), None),
+            Drop | Delay => {
+                let action = match fault.delay {
+                    Some(d) if *fault.action.get_ref() == Delay => RuleAction::Delay(d.0),
+                    _ => RuleAction::Drop,
+                };
+                let kind = fault.kind.as_ref().map(|k| k.get_ref().clone());
+                let label = format!("{:?} next {} {} {fromn}->{ton}", fault.action.get_ref(), fault.count, kind.as_deref().unwrap_or("message")).to_lowercase();
+                (Control::AddRule(MessageRule { kind, from, to, action, remaining: fault.count }), label, None)
+            }
+        };
+        world.schedule(at, control, label);
+        if let (Some(d), Some((undo, label))) = (fault.duration, undo) {
+            world.schedule(at + d.0, undo, label);
+        }
+    }
+}
+
+fn topic_config(t: &TopicSection) -> TopicConfig {
+    let positive = |v: i64| u64::try_from(v).ok();
+    TopicConfig {
+        name: t.name.get_ref().clone(),
+        partitions: *t.partitions.get_ref(),
+        replication_factor: *t.replication_factor.get_ref(),
+        min_insync_replicas: *t.min_insync_replicas.get_ref(),
+        flush_messages: t.flush_messages.as_ref().map(|s| *s.get_ref()),
+        flush_ms: t.flush_ms,
+        retention_ms: positive(t.retention_ms),
+        retention_bytes: positive(t.retention_bytes),
+    }
+}
+
+fn producer_config(index: u32, p: &ProducerSection, bootstrap: &[NodeId]) -> ProducerConfig {
+    ProducerConfig {
+        index,
+        name: p.name.get_ref().clone(),
+        bootstrap: bootstrap.to_vec(),
+        topic: p.topic.get_ref().clone(),
+        acks: p.acks,
+        linger_ms: p.linger_ms,
+        batch_size: p.batch_size,
+        partitioner: p.partitioner,
+        manual_partition: p.partition.as_ref().map(|s| *s.get_ref()),
+        request_timeout_ms: p.request_timeout_ms,
+        delivery_timeout_ms: p.delivery_timeout_ms,
+        retry_backoff_ms: p.retry_backoff_ms,
+        retries: p.retries,
+        max_in_flight: *p.max_in_flight.get_ref() as u32,
+        messages: p.messages,
+        rate_per_sec: p.rate,
+        keys: match p.keys {
+            Keys::None => KeySpace::None,
+            Keys::Distinct(n) => KeySpace::Cycle(n),
+        },
+        record_bytes: p.record_size,
+    }
+}
+
+fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId]) -> ConsumerConfig {
+    use crate::model::consumer::OffsetReset;
+    let start = match c.start {
+        Some(Start::Earliest) => StartPosition::Earliest,
+        Some(Start::Latest) => StartPosition::Latest,
+        Some(Start::Offset(o)) => StartPosition::Offset(o),
+        None if c.auto_offset_reset == OffsetReset::Earliest => StartPosition::Earliest,
+        None => StartPosition::Latest,
+    };
+    ConsumerConfig {
+        name: c.name.get_ref().clone(),
+        bootstrap: bootstrap.to_vec(),
+        topic: c.topic.get_ref().clone(),
+        partitions: c.partitions.as_ref().map(|p| p.get_ref().clone()),
+        start,
+        auto_offset_reset: c.auto_offset_reset,
+        fetch_max_wait_ms: c.fetch_max_wait_ms,
+        fetch_min_bytes: c.fetch_min_bytes,
+        fetch_max_bytes: c.fetch_max_bytes,
+        request_timeout_ms: c.request_timeout_ms,
+        retry_backoff_ms: c.retry_backoff_ms,
+    }
+}
+
+/// A `file:line:col: message` error for a byte span of `text`.
+fn at(file: &str, text: &str, span: Range<usize>, message: String) -> ScenarioError {
+    let offset = span.start.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    ScenarioError::At { file: file.to_string(), line, column, message }
+}
+
+use toml::Spanned;
