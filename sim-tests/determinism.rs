@@ -46,3 +46,12 @@ fn twenty_seeds_are_deterministic() {
         assert!(check_seed(&s, seed).is_none(), "seed {seed} diverged");
     }
 }
+
+/// The digest of one run, pinned: the same on every machine and in every build profile (the test
+/// profile here, `--release` on the command line). A deliberate change to the model or the engine
+/// changes it; update the literal then, and say why in the commit.
+#[test]
+fn the_quickstart_digest_is_pinned() {
+    let r = run_scenario(&quickstart(), 7, RunOptions::default());
+    assert_eq!(r.digest, "b264edb180a8f2ce");
+}

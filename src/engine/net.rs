@@ -373,3 +373,202 @@ impl<P> Network<P> {
         self.rule_hits.get(rule).copied().unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::chooser::RandomChooser;
+
+    /// Always the minimum latency, never a loss or a duplicate unless the probability is 1; counts
+    /// the questions it is asked.
+    #[derive(Default)]
+    struct Min {
+        asked: u32,
+    }
+    impl Chooser for Min {
+        fn pick(&mut self, _: Choice, _: usize) -> usize {
+            self.asked += 1;
+            0
+        }
+        fn duration(&mut self, _: Choice, min: SimDuration, _: SimDuration) -> SimDuration {
+            self.asked += 1;
+            min
+        }
+        fn chance(&mut self, _: Choice, p: f64) -> bool {
+            if p > 0.0 {
+                self.asked += 1;
+            }
+            p >= 1.0
+        }
+    }
+
+    const A: NodeId = NodeId(0);
+    const B: NodeId = NodeId(1);
+    const C: NodeId = NodeId(2);
+    const D: NodeId = NodeId(3);
+    const E: NodeId = NodeId(4);
+
+    fn net() -> Network<u32> {
+        let link = LinkConfig { latency: Latency::Constant(SimDuration::from_millis(1)), loss: 0.0, duplicate: 0.0 };
+        Network::new(NetConfig { default_link: link, links: BTreeMap::new() })
+    }
+
+    fn arrives(n: &mut Network<u32>, from: NodeId, to: NodeId) -> bool {
+        matches!(n.send(SimTime::ZERO, from, to, "FetchRequest", &mut Min::default()), SendOutcome::Deliver { .. })
+    }
+
+    #[test]
+    fn a_symmetric_partition_drops_both_ways_until_healed() {
+        let mut n = net();
+        n.block(A, B);
+        assert!(!arrives(&mut n, A, B));
+        assert!(!arrives(&mut n, B, A));
+        assert!(arrives(&mut n, A, C));
+        n.heal();
+        assert!(arrives(&mut n, A, B) && arrives(&mut n, B, A));
+    }
+
+    #[test]
+    fn a_split_blocks_exactly_the_links_between_groups() {
+        let mut n = net();
+        let groups = vec![vec![A, B], vec![C], vec![D]];
+        n.split(&groups);
+        let group_of = |x: NodeId| groups.iter().position(|g| g.contains(&x));
+        for from in [A, B, C, D, E] {
+            for to in [A, B, C, D, E] {
+                let cross = match (group_of(from), group_of(to)) {
+                    (Some(g), Some(h)) => g != h,
+                    _ => false, // E is in no group: untouched
+                };
+                assert_eq!(n.is_blocked(from, to), cross, "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn isolate_cuts_one_node_from_all_others() {
+        let mut n = net();
+        n.isolate(C, &[A, B, C, D]);
+        for other in [A, B, D] {
+            assert!(n.is_blocked(C, other) && n.is_blocked(other, C));
+        }
+        assert!(!n.is_blocked(A, B));
+    }
+
+    #[test]
+    fn a_one_way_partition_blocks_one_direction() {
+        let mut n = net();
+        n.block_one_way(A, B);
+        assert!(!arrives(&mut n, A, B));
+        assert!(arrives(&mut n, B, A));
+    }
+
+    #[test]
+    fn a_message_in_flight_when_the_partition_starts_is_dropped_on_arrival() {
+        let mut n = net();
+        let SendOutcome::Deliver { conn, .. } = n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut Min::default()) else {
+            panic!("delivered")
+        };
+        n.block(A, B);
+        assert_eq!(n.arrive(A, B, conn), ArriveOutcome::Dropped(DropReason::Partitioned));
+    }
+
+    #[test]
+    fn connections_are_ordered() {
+        let mut n: Network<u32> = Network::new(NetConfig::default());
+        let mut chooser = RandomChooser::new(42);
+        let mut last = SimTime::ZERO;
+        for i in 0..200u64 {
+            let now = SimTime(i * 100); // sends faster than the latency spread
+            let SendOutcome::Deliver { arrivals, .. } = n.send(now, A, B, "FetchRequest", &mut chooser) else { panic!() };
+            assert!(arrivals[0] > last, "arrival {i} at {:?} not after {:?}", arrivals[0], last);
+            last = arrivals[0];
+        }
+    }
+
+    #[test]
+    fn a_delay_rule_holds_back_its_link_but_no_other() {
+        let mut n = net();
+        n.add_rule(MessageRule { kind: Some("ProduceRequest".into()), from: None, to: Some(B), action: RuleAction::Delay(SimDuration::from_secs(1)), remaining: 1 });
+        let at = |o: SendOutcome| match o {
+            SendOutcome::Deliver { arrivals, .. } => arrivals[0],
+            other => panic!("{other:?}"),
+        };
+        let mut c = Min::default();
+        let first = at(n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut c));
+        let second = at(n.send(SimTime::ZERO, A, B, "FetchRequest", &mut c));
+        let other = at(n.send(SimTime::ZERO, A, C, "ProduceRequest", &mut c));
+        assert_eq!(first, SimTime(1_001_000));
+        assert_eq!(second, SimTime(1_001_001), "head-of-line blocked behind the delayed message");
+        assert_eq!(other, SimTime(1_000));
+        assert_eq!(n.rule_hits(0), 1);
+    }
+
+    #[test]
+    fn a_drop_rule_takes_the_next_matching_message_only() {
+        let mut n = net();
+        let rule = n.add_rule(MessageRule { kind: Some("SyncGroupResponse".into()), from: Some(A), to: None, action: RuleAction::Drop, remaining: 1 });
+        let mut c = Min::default();
+        assert!(matches!(n.send(SimTime::ZERO, A, B, "FetchResponse", &mut c), SendOutcome::Deliver { .. }), "other kinds pass");
+        assert_eq!(n.send(SimTime::ZERO, A, B, "SyncGroupResponse", &mut c), SendOutcome::Dropped(DropReason::Rule));
+        assert!(matches!(n.send(SimTime::ZERO, A, B, "SyncGroupResponse", &mut c), SendOutcome::Deliver { .. }));
+        assert_eq!(n.rule_hits(rule), 1);
+    }
+
+    #[test]
+    fn a_clog_holds_and_unclog_releases_in_order() {
+        let mut n = net();
+        n.clog(A, B);
+        let mut c = Min::default();
+        for i in 0..3 {
+            let SendOutcome::Held { conn } = n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut c) else { panic!() };
+            n.hold(A, B, conn, i);
+        }
+        assert!(arrives(&mut n, B, A), "a clog is one-way unless both directions are clogged");
+        let released = n.unclog_all(SimTime(5_000), &mut c);
+        let order: Vec<u32> = released.iter().map(|r| r.payload).collect();
+        assert_eq!(order, vec![0, 1, 2]);
+        assert!(released.windows(2).all(|w| w[0].at < w[1].at));
+        assert!(released[0].at >= SimTime(6_000));
+        assert!(arrives(&mut n, A, B));
+    }
+
+    #[test]
+    fn breaking_a_nodes_connections_drops_what_is_in_flight_and_names_the_peers() {
+        let mut n = net();
+        let mut c = Min::default();
+        let SendOutcome::Deliver { conn, .. } = n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut c) else { panic!() };
+        let SendOutcome::Deliver { conn: back, .. } = n.send(SimTime::ZERO, C, A, "FetchResponse", &mut c) else { panic!() };
+        assert_eq!(n.break_connections(A), vec![B, C]);
+        assert_eq!(n.arrive(A, B, conn), ArriveOutcome::Dropped(DropReason::ConnectionBroken));
+        assert_eq!(n.arrive(C, A, back), ArriveOutcome::Dropped(DropReason::ConnectionBroken));
+        let SendOutcome::Deliver { conn: fresh, .. } = n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut c) else { panic!() };
+        assert_eq!(n.arrive(A, B, fresh), ArriveOutcome::Deliver, "a new connection works");
+    }
+
+    #[test]
+    fn a_graceful_stop_drops_only_incoming_messages() {
+        let mut n = net();
+        let mut c = Min::default();
+        let SendOutcome::Deliver { conn: out, .. } = n.send(SimTime::ZERO, A, B, "LeaveGroupRequest", &mut c) else { panic!() };
+        let SendOutcome::Deliver { conn: inc, .. } = n.send(SimTime::ZERO, B, A, "FetchResponse", &mut c) else { panic!() };
+        assert_eq!(n.break_incoming(A), vec![B]);
+        assert_eq!(n.arrive(A, B, out), ArriveOutcome::Deliver);
+        assert_eq!(n.arrive(B, A, inc), ArriveOutcome::Dropped(DropReason::ConnectionBroken));
+    }
+
+    #[test]
+    fn loss_and_duplication() {
+        let mut n = net();
+        let mut c = Min::default();
+        n.set_link(A, B, LinkConfig { latency: Latency::Constant(SimDuration::from_millis(1)), loss: 1.0, duplicate: 0.0 });
+        assert_eq!(n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut c), SendOutcome::Dropped(DropReason::Lost));
+        let asked = c.asked;
+        assert!(matches!(n.send(SimTime::ZERO, A, C, "ProduceRequest", &mut c), SendOutcome::Deliver { .. }));
+        assert_eq!(c.asked, asked, "zero probabilities and constant latency ask the chooser nothing");
+        n.set_link(A, D, LinkConfig { latency: Latency::Constant(SimDuration::from_millis(1)), loss: 0.0, duplicate: 1.0 });
+        let SendOutcome::Deliver { arrivals, .. } = n.send(SimTime::ZERO, A, D, "ProduceRequest", &mut c) else { panic!() };
+        assert_eq!(arrivals.len(), 2);
+        assert!(arrivals[0] < arrivals[1]);
+    }
+}

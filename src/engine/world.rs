@@ -662,3 +662,174 @@ impl<A: Actor> World<A> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::chooser::RandomChooser;
+    use crate::model::{Message, SimDuration};
+    use serde::Serialize;
+
+    /// A toy actor: pings its peer every 10 ms, answers pings, logs each pong to disk and fsyncs
+    /// every second pong.
+    #[derive(Default)]
+    struct Pinger {
+        peer: u32,
+        pongs_on_disk_at_boot: usize,
+        pongs: u32,
+    }
+
+    #[derive(Clone, Debug, Hash, Serialize)]
+    enum Ping {
+        Ping(u32),
+        Pong(u32),
+    }
+    impl Message for Ping {
+        fn kind(&self) -> &'static str {
+            match self {
+                Ping::Ping(_) => "Ping",
+                Ping::Pong(_) => "Pong",
+            }
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+    enum Seen {
+        Booted { pongs_on_disk: usize },
+        Pong(u32),
+        Disconnected(u32),
+        Tick,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    enum T {
+        Tick,
+    }
+
+    impl Actor for Pinger {
+        type Msg = Ping;
+        type Timer = T;
+        type Entry = u32;
+        type Obs = Seen;
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+            ctx.observe(Seen::Booted { pongs_on_disk: self.pongs_on_disk_at_boot });
+            ctx.set_timer(T::Tick, SimDuration::from_millis(10));
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Ping) {
+            match msg {
+                Ping::Ping(n) => ctx.send(from, Ping::Pong(n)),
+                Ping::Pong(n) => {
+                    ctx.observe(Seen::Pong(n));
+                    ctx.append("pongs", n);
+                    self.pongs += 1;
+                    if self.pongs % 2 == 0 {
+                        ctx.fsync("pongs");
+                    }
+                }
+            }
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: T) {
+            ctx.observe(Seen::Tick);
+            let n = ctx.now().as_millis() as u32;
+            ctx.send(NodeId(self.peer), Ping::Ping(n));
+            ctx.set_timer(T::Tick, SimDuration::from_millis(10));
+        }
+        fn on_disk(&mut self, _: &mut Ctx<'_, Self>, _: DiskDone) {}
+        fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+            ctx.observe(Seen::Disconnected(peer.0));
+        }
+    }
+
+    fn world(seed: u64) -> World<Pinger> {
+        let net = NetConfig::default();
+        let mut w = World::new(seed, Box::new(RandomChooser::new(seed)), net, DiskConfig::default());
+        for (i, peer) in [(0u32, 1u32), (1, 0)] {
+            let id = w.add_node(
+                format!("n{i}"),
+                Box::new(move |disk: &DiskImage<u32>| Pinger { peer, pongs_on_disk_at_boot: disk.file("pongs").len(), pongs: 0 }),
+            );
+            w.schedule(SimTime::ZERO, Control::Start(id), format!("start n{i}"));
+        }
+        w
+    }
+
+    fn limits(ms: u64) -> Limits {
+        Limits { max_steps: 1_000_000, max_time: SimTime(ms * 1_000) }
+    }
+
+    fn observed(w: &World<Pinger>, node: u32) -> Vec<Seen> {
+        w.history().iter().filter(|h| h.node == NodeId(node)).map(|h| h.obs.clone()).collect()
+    }
+
+    #[test]
+    fn same_seed_same_run_other_seed_other_run() {
+        let run = |seed| {
+            let mut w = world(seed);
+            assert_eq!(w.run(limits(500), SimDuration::from_millis(10), &mut |_| false), RunEnd::TimeLimit);
+            (w.digest(), w.history().iter().map(|h| (h.seq, h.at, h.obs.clone())).collect::<Vec<_>>())
+        };
+        assert_eq!(run(1), run(1));
+        assert_ne!(run(1).0, run(2).0);
+    }
+
+    #[test]
+    fn limits_end_the_run() {
+        let mut w = world(1);
+        assert_eq!(w.run(Limits { max_steps: 50, max_time: SimTime::MAX }, SimDuration::from_millis(10), &mut |_| false), RunEnd::StepLimit);
+        assert_eq!(w.stats().steps, 50);
+        let mut w = world(1);
+        assert_eq!(w.run(limits(100), SimDuration::from_millis(10), &mut |_| false), RunEnd::TimeLimit);
+        assert_eq!(w.now(), SimTime(100_000));
+        let mut w = world(1);
+        let end = w.run(limits(1_000), SimDuration::from_millis(10), &mut |w| w.now() >= SimTime(200_000));
+        assert_eq!(end, RunEnd::Completed);
+        let mut idle: World<Pinger> = World::new(1, Box::new(RandomChooser::new(1)), NetConfig::default(), DiskConfig::default());
+        assert_eq!(idle.run(limits(1_000), SimDuration::from_millis(10), &mut |_| false), RunEnd::Idle);
+    }
+
+    #[test]
+    fn a_crash_rebuilds_the_actor_from_durable_disk_and_peers_see_the_disconnect() {
+        let mut w = world(3);
+        w.schedule(SimTime(205_000), Control::Crash(NodeId(0)), "crash n0");
+        w.schedule(SimTime(300_000), Control::Restart(NodeId(0)), "restart n0");
+        w.run(limits(400), SimDuration::from_millis(10), &mut |_| false);
+        let seen = observed(&w, 0);
+        let boots: Vec<usize> = seen.iter().filter_map(|o| if let Seen::Booted { pongs_on_disk } = o { Some(*pongs_on_disk) } else { None }).collect();
+        assert_eq!(boots.len(), 2);
+        // Only fsynced pongs survive: every second pong's fsync covers everything before it.
+        assert!(boots[1] > 0 && boots[1] % 2 == 0, "durable prefix ends at an fsync: {}", boots[1]);
+        assert!((boots[1] as i64 - 20).abs() <= 2, "about 20 pongs in 205 ms: {}", boots[1]);
+        assert!(observed(&w, 1).contains(&Seen::Disconnected(0)));
+        assert_eq!(w.faults().len(), 2);
+    }
+
+    #[test]
+    fn a_paused_node_fires_no_timer_until_resumed() {
+        let mut w = world(5);
+        w.schedule(SimTime(100_000), Control::Pause(NodeId(0)), "pause n0");
+        w.schedule(SimTime(300_000), Control::Resume(NodeId(0)), "resume n0");
+        let mut ticks_during_pause = None;
+        w.run(limits(400), SimDuration::from_millis(10), &mut |w| {
+            if w.now() >= SimTime(290_000) && ticks_during_pause.is_none() {
+                let ticks = w.history().iter().filter(|h| h.node == NodeId(0) && h.obs == Seen::Tick && h.at > SimTime(101_000));
+                ticks_during_pause = Some(ticks.count());
+            }
+            false
+        });
+        assert_eq!(ticks_during_pause, Some(0));
+        let after = w.history().iter().filter(|h| h.node == NodeId(0) && h.obs == Seen::Tick && h.at >= SimTime(300_000)).count();
+        assert!(after >= 9, "ticking again after the resume: {after}");
+    }
+
+    #[test]
+    fn a_partition_stops_traffic_and_heal_restores_it() {
+        let mut w = world(9);
+        w.schedule(SimTime(100_000), Control::Isolate(NodeId(1)), "isolate n1");
+        w.schedule(SimTime(300_000), Control::Heal, "heal");
+        w.run(limits(500), SimDuration::from_millis(10), &mut |_| false);
+        let pongs_at: Vec<SimTime> = w.history().iter().filter(|h| matches!(h.obs, Seen::Pong(_))).map(|h| h.at).collect();
+        assert!(pongs_at.iter().any(|t| *t < SimTime(100_000)));
+        assert!(!pongs_at.iter().any(|t| *t > SimTime(110_000) && *t < SimTime(300_000)));
+        assert!(pongs_at.iter().any(|t| *t > SimTime(310_000)));
+    }
+}
