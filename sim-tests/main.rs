@@ -4,3 +4,4 @@ mod scenarios;
 mod scenario_errors;
 mod determinism;
 mod engine_limits;
+mod model_purity;

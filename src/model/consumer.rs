@@ -357,7 +357,7 @@ impl Consumer {
             OffsetReset::Latest => Position::Lookup(OffsetSpec::Latest, PositionReason::Reset),
             OffsetReset::None => Position::Stopped,
         };
-        ctx.explain(|| format!("{tp}: position {position} is out of range; auto.offset.reset={policy:?}"));
+        ctx.explain(|| format!("{tp}: position {position} is out of range; auto.offset.reset={}", format!("{policy:?}").to_lowercase()));
         self.positions.insert(tp.clone(), next);
     }
 }

@@ -138,7 +138,7 @@ impl Broker {
     pub fn on_start(&mut self, ctx: &mut BrokerCtx<'_>) {
         let id = self.config.broker_id;
         let n = self.partitions.len();
-        ctx.explain(|| format!("broker {id} started, hosting {n} partition replicas recovered from disk"));
+        ctx.explain(|| format!("broker {id} started, hosting {n} partition replica(s) recovered from its disk"));
         if self.partitions.values().any(|p| p.topic.flush_ms.is_some()) {
             ctx.set_timer(NodeTimer::Broker(BrokerTimer::FlushTick), FLUSH_CHECK_INTERVAL);
         }
