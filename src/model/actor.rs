@@ -70,9 +70,15 @@ pub enum DiskOp<E> {
 }
 
 /// What survived on a node's disk: each file's durable entries. An actor is rebuilt from this.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DiskImage<E> {
     pub files: BTreeMap<String, Vec<E>>,
+}
+
+impl<E> Default for DiskImage<E> {
+    fn default() -> Self {
+        DiskImage { files: BTreeMap::new() }
+    }
 }
 
 impl<E> DiskImage<E> {

@@ -471,3 +471,116 @@ const FLUSH_CHECK_INTERVAL: super::SimDuration = super::SimDuration::from_millis
 fn error_response(tp: &TopicPartition, error_code: ErrorCode) -> PartitionProduceResponse {
     PartitionProduceResponse { partition: tp.clone(), error_code, base_offset: None, log_start_offset: Offset(-1) }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::model::actor::Effect;
+    use crate::model::ids::RecordId;
+    use crate::model::SimTime;
+
+    const CLIENT: NodeId = NodeId(9);
+
+    fn broker(flush_messages: Option<u64>) -> Broker {
+        let mut topic = TopicConfig::new("t", 1);
+        topic.flush_messages = flush_messages;
+        let layout = ClusterLayout { brokers: vec![(BrokerId(0), NodeId(0))], topics: vec![topic] };
+        Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage::default())
+    }
+
+    /// Runs one handler and returns its effects.
+    fn step(f: impl FnOnce(&mut Ctx<'_, KafkaNode>)) -> Vec<Effect<KafkaNode>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(SimTime(1_000), NodeId(0), &mut rng, &mut out, None);
+        f(&mut ctx);
+        out
+    }
+
+    fn produce(n: u32, acks: Acks) -> ProduceRequest {
+        let records = (0..n).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 10 }).collect();
+        ProduceRequest { correlation_id: 7, acks, timeout_ms: 30_000, topic_data: vec![(TopicPartition::new("t", 0), records)] }
+    }
+
+    fn fetch(offset: i64) -> FetchRequest {
+        FetchRequest {
+            correlation_id: 8,
+            replica_id: None,
+            max_wait_ms: 500,
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            partitions: vec![FetchPartition { partition: TopicPartition::new("t", 0), fetch_offset: Offset(offset), current_leader_epoch: None }],
+        }
+    }
+
+    fn responses(effects: &[Effect<KafkaNode>]) -> Vec<&Msg> {
+        effects.iter().filter_map(|e| if let Effect::Send { to: CLIENT, msg } = e { Some(msg) } else { None }).collect()
+    }
+
+    #[test]
+    fn acks1_without_flush_answers_at_once_from_the_page_cache() {
+        let mut b = broker(None);
+        let fx = step(|ctx| b.on_produce(ctx, CLIENT, produce(3, Acks::Leader)));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Append { .. }))));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Fsync { .. }))));
+        let r = responses(&fx);
+        assert_eq!(r.len(), 1);
+        let Msg::ProduceResponse(p) = r[0] else { panic!("{r:?}") };
+        assert_eq!((p.correlation_id, p.responses[0].error_code, p.responses[0].base_offset), (7, ErrorCode::None, Some(Offset(0))));
+        assert_eq!(b.partitions[&TopicPartition::new("t", 0)].log.high_watermark(), Offset(3));
+    }
+
+    #[test]
+    fn flush_messages_holds_the_answer_and_the_high_watermark_until_the_fsync_completes() {
+        let mut b = broker(Some(1));
+        let fx = step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::Leader)));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Fsync { file }) if file == "t-0.log")));
+        assert!(responses(&fx).is_empty());
+        let tp = TopicPartition::new("t", 0);
+        assert_eq!(b.partitions[&tp].log.high_watermark(), Offset(0));
+        let fx = step(|ctx| b.on_disk(ctx, DiskDone::Synced { file: "t-0.log".into(), len: 1 }));
+        assert_eq!(responses(&fx).len(), 1);
+        assert_eq!(b.partitions[&tp].log.high_watermark(), Offset(2));
+    }
+
+    #[test]
+    fn a_fetch_past_the_log_end_is_out_of_range() {
+        let mut b = broker(None);
+        step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::All)));
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, fetch(5)));
+        let Msg::FetchResponse(r) = responses(&fx)[0] else { panic!() };
+        assert_eq!(r.partitions[0].error_code, ErrorCode::OffsetOutOfRange);
+    }
+
+    #[test]
+    fn a_fetch_with_nothing_to_read_waits_for_the_next_append() {
+        let mut b = broker(None);
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, fetch(0)));
+        assert!(responses(&fx).is_empty());
+        assert!(fx.iter().any(|e| matches!(e, Effect::SetTimer { timer: NodeTimer::Broker(BrokerTimer::FetchExpiry(_)), .. })));
+        let fx = step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::All)));
+        let fetched: Vec<i64> = responses(&fx)
+            .iter()
+            .filter_map(|m| if let Msg::FetchResponse(r) = m { Some(r) } else { None })
+            .flat_map(|r| r.partitions[0].records.iter().flat_map(|b| b.offsets().map(|(o, _)| o.0)).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(fetched, vec![0, 1]);
+    }
+
+    #[test]
+    fn recovery_rebuilds_the_log_from_disk() {
+        let batch = RecordBatch {
+            base_offset: Offset(0),
+            partition_leader_epoch: LeaderEpoch(0),
+            records: vec![Record { id: RecordId { producer: 1, seq: 0 }, key: None, size: 5 }],
+        };
+        let disk = DiskImage { files: [("t-0.log".to_string(), vec![LogEntry::Batch(batch)])].into_iter().collect() };
+        let layout = ClusterLayout { brokers: vec![(BrokerId(0), NodeId(0))], topics: vec![TopicConfig::new("t", 1)] };
+        let b = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &disk);
+        let log = &b.partitions[&TopicPartition::new("t", 0)].log;
+        assert_eq!((log.log_end_offset(), log.high_watermark()), (Offset(1), Offset(1)));
+    }
+}
