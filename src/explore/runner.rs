@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::check::{check_all, CheckInput, FaultRecord, FinalLog, Violation};
 use crate::engine::{NodeStatus, RunEnd, TraceSink, World};
-use crate::model::{KafkaNode, Observation, SimDuration, TopicPartition};
+use crate::model::broker::Partition;
+use crate::model::{BrokerId, KafkaNode, Observation, Offset, SimDuration, TopicPartition};
 use crate::scenario::{Roles, Scenario};
 use crate::trace::format_digest;
 
@@ -138,45 +139,65 @@ fn workload_done(world: &World<KafkaNode>, roles: &Roles) -> bool {
     })
 }
 
-fn leader_high_watermark(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPartition) -> Option<crate::model::Offset> {
-    roles.brokers.iter().find_map(|&b| match world.actor(b) {
-        Some(KafkaNode::Broker(broker)) => broker.partitions.get(tp).filter(|p| p.is_leader).map(|p| p.log.high_watermark()),
-        _ => None,
-    })
+/// The partition's leader according to the controller (live, or as it would recover).
+fn controller_leader(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPartition) -> Option<BrokerId> {
+    let recovered;
+    let controller = match world.actor(roles.controller) {
+        Some(KafkaNode::Controller(c)) => c,
+        _ => {
+            recovered = world.recovered(roles.controller);
+            let KafkaNode::Controller(c) = &recovered else { return None };
+            return c.image.partitions.get(tp).and_then(|s| s.leader);
+        }
+    };
+    controller.image.partitions.get(tp).and_then(|s| s.leader)
 }
 
-/// Each partition's committed log at the end, from its leader; a leader that is down is read as it
-/// would recover from its disk.
+/// The high watermark of the partition's leader, when the leader is up and knows it leads.
+fn leader_high_watermark(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPartition) -> Option<Offset> {
+    let leader = controller_leader(world, roles, tp)?;
+    let node = roles.layout.node_of(leader)?;
+    match world.actor(node) {
+        Some(KafkaNode::Broker(b)) => b.partitions.get(tp).filter(|p| p.is_leader(leader)).map(|p| p.log.high_watermark()),
+        _ => None,
+    }
+}
+
+/// Each partition's committed log at the end: the records below the HW of the leader the
+/// controller names (read from its disk as it would recover if it is down); for a partition
+/// without a leader, the replica with the highest HW.
 fn final_logs(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<TopicPartition, FinalLog> {
+    let brokers: Vec<(BrokerId, KafkaNode)> = roles
+        .layout
+        .brokers
+        .iter()
+        .map(|(b, node)| (*b, world.actor(*node).cloned().unwrap_or_else(|| world.recovered(*node))))
+        .collect();
     let mut out = BTreeMap::new();
-    for &b in &roles.brokers {
-        let recovered;
-        let broker = match world.actor(b) {
-            Some(KafkaNode::Broker(broker)) => broker,
-            _ => {
-                recovered = world.recovered(b);
-                let KafkaNode::Broker(broker) = &recovered else { continue };
-                // Moved into a longer-lived binding below.
-                out.extend(logs_of(broker));
-                continue;
+    for topic in &roles.layout.topics {
+        for p in 0..topic.partitions {
+            let tp = TopicPartition::new(topic.name.clone(), p);
+            let replicas = brokers.iter().filter_map(|(b, n)| match n {
+                KafkaNode::Broker(broker) => broker.partitions.get(&tp).map(|part| (*b, part)),
+                _ => None,
+            });
+            let leader = controller_leader(world, roles, &tp);
+            let chosen = match leader {
+                Some(l) => replicas.clone().find(|(b, _)| *b == l),
+                None => replicas.clone().max_by_key(|(_, part)| part.log.high_watermark()),
+            };
+            if let Some((_, part)) = chosen {
+                out.insert(tp, committed_log(part));
             }
-        };
-        out.extend(logs_of(broker));
+        }
     }
     out
 }
 
-fn logs_of(broker: &crate::model::broker::Broker) -> Vec<(TopicPartition, FinalLog)> {
-    broker
-        .partitions
-        .iter()
-        .filter(|(_, p)| p.is_leader)
-        .map(|(tp, p)| {
-            let hw = p.log.high_watermark();
-            let records = p.log.records().take_while(|(o, _)| *o < hw).map(|(o, r)| (o, r.id)).collect();
-            (tp.clone(), FinalLog { log_start_offset: p.log.log_start_offset(), high_watermark: hw, records })
-        })
-        .collect()
+fn committed_log(part: &Partition) -> FinalLog {
+    let hw = part.log.high_watermark();
+    let records = part.log.records().take_while(|(o, _)| *o < hw).map(|(o, r)| (o, r.id)).collect();
+    FinalLog { log_start_offset: part.log.log_start_offset(), high_watermark: hw, records }
 }
 
 fn stats(world: &World<KafkaNode>) -> RunStats {

@@ -22,6 +22,8 @@ pub struct TopicConfig {
     pub retention_ms: Option<u64>,
     /// `retention.bytes` (default -1, unlimited).
     pub retention_bytes: Option<u64>,
+    /// `unclean.leader.election.enable` (default false).
+    pub unclean_leader_election_enable: bool,
 }
 
 impl TopicConfig {
@@ -35,6 +37,52 @@ impl TopicConfig {
             flush_ms: None,
             retention_ms: Some(7 * 24 * 3600 * 1000),
             retention_bytes: None,
+            unclean_leader_election_enable: false,
+        }
+    }
+}
+
+/// Switches that bring back known Kafka bugs and unsafe behaviours, named after their KIP or JIRA.
+/// All off by default; the bug zoo turns them on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BugSwitches {
+    /// Before KIP-101 (KAFKA-1211, fixed 0.11.0): a replica truncates to its own high watermark
+    /// when it restarts or becomes a follower, instead of finding the divergence by leader epoch.
+    pub kip_101: bool,
+    /// Before KAFKA-7128 (fixed 2.1.0): a follower rejoins the ISR once its LEO reaches the high
+    /// watermark, even if it has not reached the start of the leader's current epoch.
+    pub kafka_7128: bool,
+    /// Before KAFKA-15583 (fixed 3.7.0): the high watermark advances while the ISR is smaller than
+    /// `min.insync.replicas`.
+    pub kafka_15583: bool,
+}
+
+/// Broker settings (Kafka's names in the comments).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BrokerSettings {
+    /// `broker.heartbeat.interval.ms` (2000)
+    pub heartbeat_interval_ms: u64,
+    /// `broker.session.timeout.ms` (9000), enforced by the controller
+    pub session_timeout_ms: u64,
+    /// `replica.lag.time.max.ms` (30000)
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.wait.max.ms` (500)
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.fetch.backoff.ms` (1000)
+    pub replica_fetch_backoff_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms` (5000)
+    pub hw_checkpoint_interval_ms: u64,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        BrokerSettings {
+            heartbeat_interval_ms: 2_000,
+            session_timeout_ms: 9_000,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_backoff_ms: 1_000,
+            hw_checkpoint_interval_ms: 5_000,
         }
     }
 }
@@ -44,6 +92,10 @@ impl TopicConfig {
 pub struct ClusterLayout {
     pub brokers: Vec<(BrokerId, NodeId)>,
     pub topics: Vec<TopicConfig>,
+    /// The controller's node.
+    pub controller: NodeId,
+    pub settings: BrokerSettings,
+    pub bugs: BugSwitches,
 }
 
 impl ClusterLayout {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::actor::Ctx;
-use super::ids::{NodeId, Offset, TopicPartition};
+use super::ids::{LeaderEpoch, NodeId, Offset, TopicPartition};
 use super::node::{KafkaNode, NodeTimer};
 use super::observe::{Observation, PositionReason};
 use super::protocol::*;
@@ -81,7 +81,8 @@ enum Pending {
 #[derive(Clone, Debug)]
 pub struct Consumer {
     pub config: ConsumerConfig,
-    leaders: BTreeMap<TopicPartition, NodeId>,
+    /// Each partition's leader node and leader epoch, from the last metadata.
+    leaders: BTreeMap<TopicPartition, (NodeId, LeaderEpoch)>,
     known_brokers: Vec<NodeId>,
     next_bootstrap: usize,
     pub positions: BTreeMap<TopicPartition, Position>,
@@ -166,7 +167,7 @@ impl Consumer {
         if let Pending::ListOffsets(node) = pending {
             for (tp, pos) in self.positions.iter_mut() {
                 if let Position::LookingUp(spec, why) = *pos {
-                    if self.leaders.get(tp) == Some(&node) {
+                    if self.leaders.get(tp).map(|(n, _)| *n) == Some(node) {
                         *pos = Position::Lookup(spec, why);
                     }
                 }
@@ -202,8 +203,11 @@ impl Consumer {
             return;
         }
         ctx.cancel_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(resp.correlation_id)));
-        self.known_brokers = resp.brokers.iter().map(|(_, n)| *n).collect();
+        if !resp.brokers.is_empty() {
+            self.known_brokers = resp.brokers.iter().map(|(_, n)| *n).collect();
+        }
         let Some(topic) = resp.topics.iter().find(|t| t.name == self.config.topic && t.error_code == ErrorCode::None) else {
+            self.metadata_wanted = true;
             return self.backoff(ctx);
         };
         self.leaders.clear();
@@ -214,7 +218,7 @@ impl Consumer {
                 continue;
             }
             if let Some(node) = p.leader.and_then(|b| resp.brokers.iter().find(|(id, _)| *id == b).map(|(_, n)| *n)) {
-                self.leaders.insert(tp.clone(), node);
+                self.leaders.insert(tp.clone(), (node, p.leader_epoch));
             }
             if !self.positions.contains_key(&tp) {
                 let pos = match self.config.start {
@@ -227,6 +231,10 @@ impl Consumer {
                 };
                 self.positions.insert(tp, pos);
             }
+        }
+        if self.positions.keys().any(|tp| !self.leaders.contains_key(tp)) {
+            self.metadata_wanted = true;
+            return self.backoff(ctx);
         }
         self.poll(ctx);
     }
@@ -248,7 +256,7 @@ impl Consumer {
         let mut lookups: BTreeMap<NodeId, Vec<(TopicPartition, OffsetSpec)>> = BTreeMap::new();
         let mut fetches: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, pos) in self.positions.iter_mut() {
-            let Some(&node) = self.leaders.get(tp) else { continue };
+            let Some(&(node, epoch)) = self.leaders.get(tp) else { continue };
             if busy.contains(&node) {
                 continue;
             }
@@ -260,7 +268,8 @@ impl Consumer {
                 Position::At(offset) => fetches.entry(node).or_default().push(FetchPartition {
                     partition: tp.clone(),
                     fetch_offset: offset,
-                    current_leader_epoch: None,
+                    current_leader_epoch: Some(epoch),
+                    last_fetched_epoch: None,
                 }),
                 Position::LookingUp(..) | Position::Stopped => {}
             }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The index of a simulated node (broker, controller or client) in its host. Messages are addressed
 /// by `NodeId`; the model maps Kafka's own ids (`BrokerId`) onto it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
 
@@ -56,8 +56,8 @@ impl fmt::Display for LeaderEpoch {
     }
 }
 
-/// A topic partition, written `topic-N` as Kafka does.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A topic partition, written `topic-N` as Kafka does (also in JSON, so that it can be a map key).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TopicPartition {
     pub topic: String,
     pub partition: i32,
@@ -75,6 +75,20 @@ impl fmt::Display for TopicPartition {
     }
 }
 
+impl Serialize for TopicPartition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TopicPartition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let parsed = text.rsplit_once('-').and_then(|(t, p)| p.parse().ok().map(|p| TopicPartition::new(t, p)));
+        parsed.ok_or_else(|| serde::de::Error::custom(format!("expected topic-partition like \"orders-0\", got {text:?}")))
+    }
+}
+
 /// The identity of a record the workload produced: which producer, and its sequence number in
 /// that producer's workload. Checkers follow records by this id, whatever offset they land at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -86,5 +100,18 @@ pub struct RecordId {
 impl fmt::Display for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "p{}#{}", self.producer, self.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_partitions_serialize_as_kafka_writes_them() {
+        let tp = TopicPartition::new("my-topic", 12);
+        let json = serde_json::to_string(&tp).unwrap();
+        assert_eq!(json, "\"my-topic-12\"");
+        assert_eq!(serde_json::from_str::<TopicPartition>(&json).unwrap(), tp);
     }
 }

@@ -5,7 +5,9 @@ pub mod actor;
 pub mod broker;
 pub mod config;
 pub mod consumer;
+pub mod controller;
 pub mod ids;
+pub mod metadata;
 pub mod node;
 pub mod observe;
 pub mod partitioner;
@@ -15,6 +17,6 @@ pub mod time;
 
 pub use actor::{Actor, Ctx, DiskDone, DiskImage, DiskOp, Effect, Message};
 pub use ids::{BrokerId, LeaderEpoch, NodeId, Offset, RecordId, TopicPartition};
-pub use node::{KafkaNode, NodeTimer};
+pub use node::{DiskEntry, KafkaNode, NodeTimer};
 pub use observe::Observation;
 pub use time::{SimDuration, SimTime};

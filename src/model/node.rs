@@ -4,16 +4,34 @@
 use serde::Serialize;
 
 use super::actor::{Actor, Ctx, DiskDone};
-use super::broker::{Broker, BrokerTimer, LogEntry};
+use super::broker::{Broker, BrokerTimer};
+use super::controller::{Controller, ControllerTimer};
+use super::ids::{LeaderEpoch, Offset, TopicPartition};
+use super::metadata::MetadataImage;
+use super::protocol::RecordBatch;
 use super::consumer::{Consumer, ConsumerTimer};
 use super::ids::NodeId;
 use super::observe::Observation;
 use super::producer::{Producer, ProducerTimer};
 use super::protocol::Msg;
 
+/// One entry of a file on a node's disk.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DiskEntry {
+    /// A partition log (`<topic>-<p>.log`): one record batch.
+    Batch(RecordBatch),
+    /// The leader epoch checkpoint (`<topic>-<p>.epochs`): an epoch and its start offset.
+    Epoch(LeaderEpoch, Offset),
+    /// The high-watermark checkpoint (`replication-offset-checkpoint`).
+    HighWatermark(TopicPartition, Offset),
+    /// The controller's metadata log: the image as of one version.
+    Metadata(MetadataImage),
+}
+
 #[derive(Clone, Debug)]
 pub enum KafkaNode {
     Broker(Broker),
+    Controller(Controller),
     Producer(Producer),
     Consumer(Consumer),
 }
@@ -22,6 +40,7 @@ pub enum KafkaNode {
 #[serde(untagged)]
 pub enum NodeTimer {
     Broker(BrokerTimer),
+    Controller(ControllerTimer),
     Producer(ProducerTimer),
     Consumer(ConsumerTimer),
 }
@@ -29,12 +48,13 @@ pub enum NodeTimer {
 impl Actor for KafkaNode {
     type Msg = Msg;
     type Timer = NodeTimer;
-    type Entry = LogEntry;
+    type Entry = DiskEntry;
     type Obs = Observation;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
             KafkaNode::Broker(b) => b.on_start(ctx),
+            KafkaNode::Controller(c) => c.on_start(ctx),
             KafkaNode::Producer(p) => p.on_start(ctx),
             KafkaNode::Consumer(c) => c.on_start(ctx),
         }
@@ -43,6 +63,7 @@ impl Actor for KafkaNode {
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
         match self {
             KafkaNode::Broker(b) => b.on_message(ctx, from, msg),
+            KafkaNode::Controller(c) => c.on_message(ctx, from, msg),
             KafkaNode::Producer(p) => p.on_message(ctx, from, msg),
             KafkaNode::Consumer(c) => c.on_message(ctx, from, msg),
         }
@@ -51,6 +72,7 @@ impl Actor for KafkaNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: NodeTimer) {
         match (self, timer) {
             (KafkaNode::Broker(b), NodeTimer::Broker(t)) => b.on_timer(ctx, t),
+            (KafkaNode::Controller(c), NodeTimer::Controller(t)) => c.on_timer(ctx, t),
             (KafkaNode::Producer(p), NodeTimer::Producer(t)) => p.on_timer(ctx, t),
             (KafkaNode::Consumer(c), NodeTimer::Consumer(t)) => c.on_timer(ctx, t),
             (_, t) => unreachable!("a node only sets its own kind of timer, got {t:?}"),
@@ -58,14 +80,17 @@ impl Actor for KafkaNode {
     }
 
     fn on_disk(&mut self, ctx: &mut Ctx<'_, Self>, done: DiskDone) {
-        if let KafkaNode::Broker(b) = self {
-            b.on_disk(ctx, done);
+        match self {
+            KafkaNode::Broker(b) => b.on_disk(ctx, done),
+            KafkaNode::Controller(c) => c.on_disk(ctx, done),
+            _ => {}
         }
     }
 
     fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         match self {
-            KafkaNode::Broker(_) => {}
+            KafkaNode::Broker(b) => b.on_disconnect(ctx, peer),
+            KafkaNode::Controller(_) => {}
             KafkaNode::Producer(p) => p.on_disconnect(ctx, peer),
             KafkaNode::Consumer(c) => c.on_disconnect(ctx, peer),
         }

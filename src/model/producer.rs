@@ -180,8 +180,7 @@ impl Producer {
                 ctx.cancel_timer(NodeTimer::Producer(ProducerTimer::MetadataTimeout(corr)));
             }
         }
-        let backoff = SimDuration::from_millis(self.config.retry_backoff_ms);
-        ctx.set_timer(NodeTimer::Producer(ProducerTimer::MetadataRefresh), backoff);
+        self.refresh_metadata_later(ctx);
     }
 
     fn request_metadata(&mut self, ctx: &mut PCtx<'_>) {
@@ -204,7 +203,8 @@ impl Producer {
         self.metadata_in_flight = None;
         ctx.cancel_timer(NodeTimer::Producer(ProducerTimer::MetadataTimeout(resp.correlation_id)));
         let Some(topic) = resp.topics.iter().find(|t| t.name == self.config.topic && t.error_code == ErrorCode::None) else {
-            return;
+            ctx.explain(|| "the topic is not known yet: metadata again after retry.backoff.ms".into());
+            return self.refresh_metadata_later(ctx);
         };
         let first = self.leaders.is_empty();
         self.leaders = topic
@@ -212,13 +212,20 @@ impl Producer {
             .iter()
             .map(|p| p.leader.and_then(|b| resp.brokers.iter().find(|(id, _)| *id == b).map(|(_, n)| *n)))
             .collect();
-        self.known_brokers = resp.brokers.iter().map(|(_, n)| *n).collect();
+        if !resp.brokers.is_empty() {
+            self.known_brokers = resp.brokers.iter().map(|(_, n)| *n).collect();
+        }
         let n = self.leaders.len();
         ctx.explain(|| format!("metadata: {n} partitions, leaders {:?}", self.leaders));
         if first {
             ctx.set_timer(NodeTimer::Producer(ProducerTimer::NextRecord), SimDuration::ZERO);
         }
         self.drain(ctx);
+    }
+
+    fn refresh_metadata_later(&mut self, ctx: &mut PCtx<'_>) {
+        let backoff = SimDuration::from_millis(self.config.retry_backoff_ms);
+        ctx.set_timer(NodeTimer::Producer(ProducerTimer::MetadataRefresh), backoff);
     }
 
     fn send_next_record(&mut self, ctx: &mut PCtx<'_>) {
@@ -286,6 +293,7 @@ impl Producer {
             Vec::new()
         };
         let partitions: Vec<i32> = self.accumulator.keys().copied().collect();
+        let mut missing_leader = false;
         for p in partitions {
             let queue = &self.accumulator[&p];
             let Some(front) = queue.front() else { continue };
@@ -295,7 +303,10 @@ impl Producer {
                 next_wake = Some(next_wake.map_or(ready, |w| w.min(ready)));
                 continue;
             }
-            let Some(node) = leader else { continue };
+            let Some(node) = leader else {
+                missing_leader = true;
+                continue;
+            };
             let in_flight_to_node = self.in_flight.values().filter(|r| r.node == node).count() as u32;
             if muted.contains(&p) || in_flight_to_node >= self.config.max_in_flight {
                 continue;
@@ -304,6 +315,9 @@ impl Producer {
             per_node.entry(node).or_default().push(batch);
         }
         self.accumulator.retain(|_, q| !q.is_empty());
+        if missing_leader && self.metadata_in_flight.is_none() {
+            self.refresh_metadata_later(ctx);
+        }
         for (node, batches) in per_node {
             self.send_produce(ctx, node, batches);
         }

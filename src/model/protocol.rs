@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actor::Message;
 use super::ids::{BrokerId, LeaderEpoch, NodeId, Offset, RecordId, TopicPartition};
+use super::metadata::{MetadataImage, PartitionState};
 
 /// Kafka's error codes, as data in responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -27,6 +28,12 @@ pub enum ErrorCode {
     FencedLeaderEpoch,
     UnknownLeaderEpoch,
     KafkaStorageError,
+    /// AlterPartition with a stale partition epoch.
+    InvalidUpdateVersion,
+    /// AlterPartition adding a replica that is fenced or unknown.
+    IneligibleReplica,
+    StaleBrokerEpoch,
+    BrokerIdNotRegistered,
 }
 
 impl ErrorCode {
@@ -44,6 +51,10 @@ impl ErrorCode {
             ErrorCode::FencedLeaderEpoch => 74,
             ErrorCode::UnknownLeaderEpoch => 75,
             ErrorCode::KafkaStorageError => 56,
+            ErrorCode::InvalidUpdateVersion => 108,
+            ErrorCode::IneligibleReplica => 107,
+            ErrorCode::StaleBrokerEpoch => 77,
+            ErrorCode::BrokerIdNotRegistered => 102,
         }
     }
 
@@ -65,6 +76,10 @@ impl ErrorCode {
             ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             ErrorCode::KafkaStorageError => "KAFKA_STORAGE_ERROR",
+            ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
+            ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
+            ErrorCode::BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
         }
     }
 }
@@ -164,6 +179,8 @@ pub struct FetchPartition {
     pub fetch_offset: Offset,
     /// The leader epoch the client believes current (KIP-320); `None` skips the check.
     pub current_leader_epoch: Option<LeaderEpoch>,
+    /// A follower's epoch of its last appended batch, for the divergence check (KAFKA-10554).
+    pub last_fetched_epoch: Option<LeaderEpoch>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -184,6 +201,9 @@ pub struct FetchPartitionData {
     pub high_watermark: Offset,
     pub log_start_offset: Offset,
     pub records: Vec<RecordBatch>,
+    /// To a follower whose log diverged: the largest epoch the leader has at or below the
+    /// follower's last fetched epoch, and where it ends. The follower truncates before appending.
+    pub diverging_epoch: Option<(LeaderEpoch, Offset)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -252,6 +272,63 @@ pub struct MetadataResponse {
     pub topics: Vec<TopicMetadata>,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BrokerRegistrationRequest {
+    pub correlation_id: u64,
+    pub broker_id: BrokerId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BrokerRegistrationResponse {
+    pub correlation_id: u64,
+    pub error_code: ErrorCode,
+    pub broker_epoch: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BrokerHeartbeatRequest {
+    pub correlation_id: u64,
+    pub broker_id: BrokerId,
+    pub broker_epoch: u64,
+    /// The metadata version the broker has applied.
+    pub metadata_version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BrokerHeartbeatResponse {
+    pub correlation_id: u64,
+    pub error_code: ErrorCode,
+    pub is_fenced: bool,
+    /// The controller's published image, when the broker is behind it.
+    pub metadata: Option<MetadataImage>,
+}
+
+/// The controller publishes each new metadata version to every registered broker (KRaft brokers
+/// replay the metadata log; here the controller pushes it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UpdateMetadataRequest {
+    pub metadata: MetadataImage,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AlterPartitionRequest {
+    pub correlation_id: u64,
+    pub broker_id: BrokerId,
+    pub broker_epoch: u64,
+    pub partition: TopicPartition,
+    pub leader_epoch: LeaderEpoch,
+    pub partition_epoch: i32,
+    pub new_isr: Vec<BrokerId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AlterPartitionResponse {
+    pub correlation_id: u64,
+    pub partition: TopicPartition,
+    pub error_code: ErrorCode,
+    pub state: Option<PartitionState>,
+}
+
 /// Every message of the simulated cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "api")]
@@ -264,6 +341,13 @@ pub enum Msg {
     ListOffsetsResponse(ListOffsetsResponse),
     MetadataRequest(MetadataRequest),
     MetadataResponse(MetadataResponse),
+    BrokerRegistrationRequest(BrokerRegistrationRequest),
+    BrokerRegistrationResponse(BrokerRegistrationResponse),
+    BrokerHeartbeatRequest(BrokerHeartbeatRequest),
+    BrokerHeartbeatResponse(BrokerHeartbeatResponse),
+    UpdateMetadataRequest(UpdateMetadataRequest),
+    AlterPartitionRequest(AlterPartitionRequest),
+    AlterPartitionResponse(AlterPartitionResponse),
 }
 
 impl Message for Msg {
@@ -277,6 +361,13 @@ impl Message for Msg {
             Msg::ListOffsetsResponse(_) => "ListOffsetsResponse",
             Msg::MetadataRequest(_) => "MetadataRequest",
             Msg::MetadataResponse(_) => "MetadataResponse",
+            Msg::BrokerRegistrationRequest(_) => "BrokerRegistrationRequest",
+            Msg::BrokerRegistrationResponse(_) => "BrokerRegistrationResponse",
+            Msg::BrokerHeartbeatRequest(_) => "BrokerHeartbeatRequest",
+            Msg::BrokerHeartbeatResponse(_) => "BrokerHeartbeatResponse",
+            Msg::UpdateMetadataRequest(_) => "UpdateMetadataRequest",
+            Msg::AlterPartitionRequest(_) => "AlterPartitionRequest",
+            Msg::AlterPartitionResponse(_) => "AlterPartitionResponse",
         }
     }
 }
@@ -291,4 +382,11 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "ListOffsetsResponse",
     "MetadataRequest",
     "MetadataResponse",
+    "BrokerRegistrationRequest",
+    "BrokerRegistrationResponse",
+    "BrokerHeartbeatRequest",
+    "BrokerHeartbeatResponse",
+    "UpdateMetadataRequest",
+    "AlterPartitionRequest",
+    "AlterPartitionResponse",
 ];

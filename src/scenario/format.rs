@@ -35,6 +35,8 @@ pub struct ScenarioFile {
     pub disk: DiskSection,
     #[serde(default)]
     pub run: RunSection,
+    #[serde(default)]
+    pub bugs: BugsSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +44,34 @@ pub struct ScenarioFile {
 pub struct ClusterSection {
     /// Number of brokers, named `b0`, `b1`, … with `broker.id` 0, 1, …
     pub brokers: Spanned<u32>,
+    #[serde(rename = "broker.heartbeat.interval.ms", default = "two_s")]
+    pub heartbeat_interval_ms: u64,
+    #[serde(rename = "broker.session.timeout.ms", default = "nine_s")]
+    pub session_timeout_ms: u64,
+    #[serde(rename = "replica.lag.time.max.ms", default = "thirty_s")]
+    pub replica_lag_time_max_ms: u64,
+    #[serde(rename = "replica.fetch.wait.max.ms", default = "five_hundred")]
+    pub replica_fetch_wait_max_ms: u64,
+    #[serde(rename = "replica.fetch.backoff.ms", default = "one_s")]
+    pub replica_fetch_backoff_ms: u64,
+    #[serde(rename = "replica.high.watermark.checkpoint.interval.ms", default = "five_s")]
+    pub hw_checkpoint_interval_ms: u64,
+}
+
+/// Bug switches: known Kafka bugs and unsafe behaviours, off by default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BugsSection {
+    /// Truncate to the local high watermark on restart or on becoming follower (before KIP-101).
+    #[serde(rename = "KIP-101", default)]
+    pub kip_101: bool,
+    /// Let a follower rejoin the ISR before reaching the leader's epoch start (before KAFKA-7128).
+    #[serde(rename = "KAFKA-7128", default)]
+    pub kafka_7128: bool,
+    /// Let the high watermark advance while the ISR is below min.insync.replicas (before
+    /// KAFKA-15583, Kafka 3.7).
+    #[serde(rename = "KAFKA-15583", default)]
+    pub kafka_15583: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +94,8 @@ pub struct TopicSection {
     /// Default -1 (unlimited).
     #[serde(rename = "retention.bytes", default = "minus_one")]
     pub retention_bytes: i64,
+    #[serde(rename = "unclean.leader.election.enable", default)]
+    pub unclean_leader_election_enable: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,6 +299,18 @@ fn five_spanned() -> Spanned<u64> {
 }
 fn batch_size() -> u64 {
     16_384
+}
+fn one_s() -> u64 {
+    1_000
+}
+fn two_s() -> u64 {
+    2_000
+}
+fn five_s() -> u64 {
+    5_000
+}
+fn nine_s() -> u64 {
+    9_000
 }
 fn thirty_s() -> u64 {
     30_000

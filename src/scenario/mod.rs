@@ -18,7 +18,8 @@ use crate::engine::disk::DiskConfig;
 use crate::engine::net::{Latency, LinkConfig, MessageRule, NetConfig, RuleAction};
 use crate::engine::{Control, Limits, RandomChooser, World};
 use crate::model::broker::{Broker, BrokerConfig};
-use crate::model::config::{ClusterLayout, TopicConfig};
+use crate::model::config::{BrokerSettings, BugSwitches, ClusterLayout, TopicConfig};
+use crate::model::controller::{Controller, ControllerConfig};
 use crate::model::consumer::{Consumer, ConsumerConfig, StartPosition};
 use crate::model::partitioner::Partitioner;
 use crate::model::producer::{KeySpace, Producer, ProducerConfig};
@@ -27,6 +28,9 @@ use crate::model::{BrokerId, KafkaNode, NodeId, SimDuration, SimTime};
 use values::{Keys, Start};
 
 /// The names of the violations a scenario may expect, besides `pass`.
+/// The controller's node name.
+pub const CONTROLLER: &str = "controller";
+
 pub const VERDICT_NAMES: &[&str] = &["pass", "lost-write", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
@@ -51,6 +55,7 @@ pub struct Scenario {
 #[derive(Clone, Debug, Default)]
 pub struct Roles {
     pub brokers: Vec<NodeId>,
+    pub controller: NodeId,
     pub producers: Vec<NodeId>,
     pub consumers: Vec<NodeId>,
     pub layout: ClusterLayout,
@@ -90,11 +95,12 @@ impl Scenario {
         Limits { max_steps: self.file.run.max_steps, max_time: SimTime::ZERO + self.file.run.max_time.0 }
     }
 
-    /// Node names in id order: brokers `b0…`, then producers, then consumers.
+    /// Node names in id order: brokers `b0…`, the controller, then producers, then consumers.
     pub fn node_names(&self) -> Vec<String> {
         let f = &self.file;
         (0..*f.cluster.brokers.get_ref())
             .map(|i| format!("b{i}"))
+            .chain(std::iter::once(CONTROLLER.to_string()))
             .chain(f.producers.iter().map(|p| p.name.get_ref().clone()))
             .chain(f.consumers.iter().map(|c| c.name.get_ref().clone()))
             .collect()
@@ -118,7 +124,7 @@ impl Scenario {
         for (i, n) in names.iter().enumerate() {
             if names[..i].contains(n) {
                 let span = self.name_span(n).unwrap_or(0..0);
-                return Err((span, format!("the name '{n}' is used twice (brokers are named b0, b1, …)")));
+                return Err((span, format!("the name '{n}' is used twice (brokers are named b0, b1, …, and there is a '{CONTROLLER}')")));
             }
         }
         for t in &f.topics {
@@ -128,9 +134,6 @@ impl Scenario {
             let rf = *t.replication_factor.get_ref();
             if rf < 1 || rf as u32 > brokers {
                 return Err((t.replication_factor.span(), format!("replication.factor must be between 1 and the number of brokers ({brokers})")));
-            }
-            if rf > 1 {
-                return Err((t.replication_factor.span(), "replication.factor above 1 is not simulated yet: replication arrives with the replicated broker model".into()));
             }
             let min_isr = *t.min_insync_replicas.get_ref();
             if min_isr < 1 || min_isr > rf {
@@ -234,12 +237,24 @@ impl Scenario {
         }
     }
 
-    /// The cluster layout: brokers `b0…` on nodes 0…, and the topics.
+    /// The cluster layout: brokers `b0…` on nodes 0…, the controller after them, and the topics.
     pub fn layout(&self) -> ClusterLayout {
         let f = &self.file;
+        let c = &f.cluster;
+        let brokers = *c.brokers.get_ref();
         ClusterLayout {
-            brokers: (0..*f.cluster.brokers.get_ref()).map(|i| (BrokerId(i as i32), NodeId(i))).collect(),
+            brokers: (0..brokers).map(|i| (BrokerId(i as i32), NodeId(i))).collect(),
             topics: f.topics.iter().map(topic_config).collect(),
+            controller: NodeId(brokers),
+            settings: BrokerSettings {
+                heartbeat_interval_ms: c.heartbeat_interval_ms,
+                session_timeout_ms: c.session_timeout_ms,
+                replica_lag_time_max_ms: c.replica_lag_time_max_ms,
+                replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
+                replica_fetch_backoff_ms: c.replica_fetch_backoff_ms,
+                hw_checkpoint_interval_ms: c.hw_checkpoint_interval_ms,
+            },
+            bugs: BugSwitches { kip_101: f.bugs.kip_101, kafka_7128: f.bugs.kafka_7128, kafka_15583: f.bugs.kafka_15583 },
         }
     }
 
@@ -263,8 +278,15 @@ impl Scenario {
         for (broker, _) in &layout.brokers {
             let config = BrokerConfig { broker_id: *broker, layout: layout.clone() };
             let id = world.add_node(format!("b{}", broker.0), Box::new(move |disk| KafkaNode::Broker(Broker::recover(config.clone(), disk))));
-            world.schedule(SimTime::ZERO, Control::Start(id), format!("start b{}", broker.0));
             roles.brokers.push(id);
+        }
+        let config = ControllerConfig { layout: layout.clone(), broker_session_timeout_ms: layout.settings.session_timeout_ms };
+        let id = world.add_node(CONTROLLER, Box::new(move |disk| KafkaNode::Controller(Controller::recover(config.clone(), disk))));
+        roles.controller = id;
+        // The controller first, so that the brokers find it when they register.
+        world.schedule(SimTime::ZERO, Control::Start(id), format!("start {CONTROLLER}"));
+        for (&id, (broker, _)) in roles.brokers.iter().zip(&layout.brokers) {
+            world.schedule(SimTime::ZERO, Control::Start(id), format!("start b{}", broker.0));
         }
         for (index, p) in f.producers.iter().enumerate() {
             let config = producer_config(index as u32, p, &bootstrap);
@@ -350,6 +372,7 @@ fn topic_config(t: &TopicSection) -> TopicConfig {
         flush_ms: t.flush_ms,
         retention_ms: positive(t.retention_ms),
         retention_bytes: positive(t.retention_bytes),
+        unclean_leader_election_enable: t.unclean_leader_election_enable,
     }
 }
 

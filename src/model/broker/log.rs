@@ -50,6 +50,14 @@ impl PartitionLog {
         self.batches.last().expect("just pushed")
     }
 
+    /// Appends a batch as it came from the leader (a follower's append): offsets and epoch kept.
+    /// The batch must start at the LEO.
+    pub fn append_batch(&mut self, batch: RecordBatch) {
+        assert_eq!(batch.base_offset, self.log_end_offset, "a follower appends at its LEO");
+        self.log_end_offset = batch.next_offset();
+        self.batches.push(batch);
+    }
+
     /// Moves the HW forward to `offset` (never backwards, never past the LEO). Returns whether it
     /// moved.
     pub fn advance_high_watermark(&mut self, offset: Offset) -> bool {

@@ -1,0 +1,169 @@
+//! Serving Fetch requests, from consumers and from followers, and the delayed fetch (Kafka's fetch
+//! purgatory).
+//!
+//! - Consumers read below the high watermark (`read_uncommitted`); followers read to the LEO.
+//! - A fetch naming a leader epoch older than the leader's gets FENCED_LEADER_EPOCH, a newer one
+//!   UNKNOWN_LEADER_EPOCH (KIP-320).
+//! - A follower's fetch carries the epoch of its last batch. If the leader's log does not have
+//!   that epoch ending at or after the fetch offset, the follower diverged: the answer is the
+//!   diverging epoch and its end offset, with no records (KAFKA-10554), and the follower truncates.
+//! - A follower's fetch offset is its LEO: the leader records it, may add the follower to the ISR,
+//!   and may advance the HW.
+
+use super::{Broker, BrokerCtx, BrokerTimer};
+use crate::model::ids::{BrokerId, LeaderEpoch, NodeId, Offset};
+use crate::model::node::NodeTimer;
+use crate::model::protocol::*;
+use crate::model::time::SimDuration;
+
+#[derive(Clone, Debug)]
+pub(crate) struct PendingFetch {
+    from: NodeId,
+    request: FetchRequest,
+}
+
+impl Broker {
+    pub(crate) fn on_fetch(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: FetchRequest) {
+        if let Some(follower) = req.replica_id {
+            self.record_follower_fetch(ctx, follower, &req);
+        }
+        let (bytes, answer_now) = self.fetchable(&req);
+        if answer_now || bytes >= req.min_bytes.max(1) || req.max_wait_ms == 0 {
+            self.answer_fetch(ctx, from, &req);
+            return;
+        }
+        let id = self.next_id();
+        ctx.set_timer(NodeTimer::Broker(BrokerTimer::FetchExpiry(id)), SimDuration::from_millis(req.max_wait_ms));
+        self.pending_fetches.insert(id, PendingFetch { from, request: req });
+    }
+
+    /// A follower's fetch tells the leader its LEO: update what the leader knows, then the ISR and
+    /// the HW may move.
+    fn record_follower_fetch(&mut self, ctx: &mut BrokerCtx<'_>, follower: BrokerId, req: &FetchRequest) {
+        let me = self.id();
+        let now = ctx.now();
+        let mut progressed = Vec::new();
+        for fp in &req.partitions {
+            let Some(part) = self.partitions.get_mut(&fp.partition) else { continue };
+            if !part.is_leader(me) || fp.current_leader_epoch != Some(part.leader_epoch()) {
+                continue;
+            }
+            if diverging(part, fp).is_some() || fp.fetch_offset > part.log.log_end_offset() {
+                continue;
+            }
+            part.update_follower(follower, fp.fetch_offset, now);
+            progressed.push(fp.partition.clone());
+        }
+        for tp in progressed {
+            self.maybe_expand_isr(ctx, &tp, follower);
+            self.partition_progressed(ctx, &tp);
+        }
+    }
+
+    /// How many bytes a fetch would return now, and whether some partition must be answered at
+    /// once (an error or a divergence).
+    fn fetchable(&self, req: &FetchRequest) -> (u64, bool) {
+        let me = self.id();
+        let mut bytes = 0;
+        for fp in &req.partitions {
+            let Some(part) = self.partitions.get(&fp.partition) else { return (bytes, true) };
+            if !part.is_leader(me) || fp.current_leader_epoch.is_some_and(|e| e != part.leader_epoch()) {
+                return (bytes, true);
+            }
+            let log = &part.log;
+            if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() {
+                return (bytes, true);
+            }
+            if req.replica_id.is_some() && diverging(part, fp).is_some() {
+                return (bytes, true);
+            }
+            let until = if req.replica_id.is_some() { log.log_end_offset() } else { log.high_watermark() };
+            bytes += log.read(fp.fetch_offset, until, req.max_bytes).iter().map(|b| b.size_bytes()).sum::<u64>();
+        }
+        (bytes, false)
+    }
+
+    pub(crate) fn try_complete_fetches(&mut self, ctx: &mut BrokerCtx<'_>) {
+        let ready: Vec<u64> = self
+            .pending_fetches
+            .iter()
+            .filter(|(_, p)| {
+                let (bytes, now) = self.fetchable(&p.request);
+                now || bytes >= p.request.min_bytes.max(1)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ready {
+            let pending = self.pending_fetches.remove(&id).expect("listed");
+            ctx.cancel_timer(NodeTimer::Broker(BrokerTimer::FetchExpiry(id)));
+            self.answer_fetch(ctx, pending.from, &pending.request);
+        }
+    }
+
+    pub(crate) fn expire_fetch(&mut self, ctx: &mut BrokerCtx<'_>, id: u64) {
+        if let Some(pending) = self.pending_fetches.remove(&id) {
+            self.answer_fetch(ctx, pending.from, &pending.request);
+        }
+    }
+
+    fn answer_fetch(&self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: &FetchRequest) {
+        let me = self.id();
+        let mut partitions = Vec::new();
+        for fp in &req.partitions {
+            let tp = &fp.partition;
+            let mut data = FetchPartitionData {
+                partition: tp.clone(),
+                error_code: ErrorCode::None,
+                high_watermark: Offset(-1),
+                log_start_offset: Offset(-1),
+                records: Vec::new(),
+                diverging_epoch: None,
+            };
+            match self.partitions.get(tp) {
+                None => data.error_code = ErrorCode::UnknownTopicOrPartition,
+                Some(part) if !part.is_leader(me) => data.error_code = ErrorCode::NotLeaderOrFollower,
+                Some(part) => {
+                    let log = &part.log;
+                    data.high_watermark = log.high_watermark();
+                    data.log_start_offset = log.log_start_offset();
+                    let epoch = part.leader_epoch();
+                    match fp.current_leader_epoch {
+                        Some(e) if e < epoch => {
+                            data.error_code = ErrorCode::FencedLeaderEpoch;
+                            ctx.mark("broker.fetch.fenced_leader_epoch");
+                        }
+                        Some(e) if e > epoch => data.error_code = ErrorCode::UnknownLeaderEpoch,
+                        _ if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() => {
+                            data.error_code = ErrorCode::OffsetOutOfRange;
+                            ctx.mark("broker.fetch.offset_out_of_range");
+                            let (o, s, e) = (fp.fetch_offset, log.log_start_offset(), log.log_end_offset());
+                            ctx.explain(|| format!("fetch of {tp} at {o} is outside the log [{s}, {e}]: OFFSET_OUT_OF_RANGE"));
+                        }
+                        _ => match (req.replica_id, diverging(part, fp)) {
+                            (Some(f), Some((e, end))) => {
+                                data.diverging_epoch = Some((e, end));
+                                ctx.mark("broker.fetch.diverging_epoch");
+                                ctx.explain(|| format!("follower {f}'s log of {tp} diverged: epoch {e} ends at {end} here"));
+                            }
+                            (Some(_), None) => data.records = log.read(fp.fetch_offset, log.log_end_offset(), req.max_bytes),
+                            (None, _) => data.records = log.read(fp.fetch_offset, log.high_watermark(), req.max_bytes),
+                        },
+                    }
+                }
+            }
+            partitions.push(data);
+        }
+        ctx.send(from, Msg::FetchResponse(FetchResponse { correlation_id: req.correlation_id, partitions }));
+    }
+}
+
+/// The leader's divergence check for a follower's fetch: `Some((epoch, end offset))` when the
+/// leader's log does not hold the follower's last fetched epoch up to its fetch offset.
+fn diverging(part: &super::Partition, fp: &FetchPartition) -> Option<(LeaderEpoch, Offset)> {
+    let last = fp.last_fetched_epoch?;
+    match part.epochs.end_offset_for(last, part.log.log_end_offset()) {
+        Some((e, end)) if e == last && end >= fp.fetch_offset => None,
+        Some((e, end)) => Some((e, end)),
+        None => Some((LeaderEpoch(-1), Offset(-1))),
+    }
+}

@@ -1,0 +1,175 @@
+//! Produce: appending as leader, `acks`, `min.insync.replicas`, and the delayed produce
+//! (Kafka's produce purgatory).
+//!
+//! - `acks=all` with an ISR below `min.insync.replicas` is refused before appending:
+//!   NOT_ENOUGH_REPLICAS. Otherwise it completes when the HW reaches the batch's end; if the ISR
+//!   has shrunk below `min.insync.replicas` by then the answer is
+//!   NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records are in the log and may well be committed).
+//! - `acks=1` completes when the leader's own append is complete (after the fsync, when
+//!   `flush.messages` asked for one).
+//! - A leader that loses its leadership answers NOT_LEADER_OR_FOLLOWER to what is pending.
+
+use super::{Broker, BrokerCtx, BrokerTimer};
+use crate::model::ids::{NodeId, Offset, TopicPartition};
+use crate::model::node::{DiskEntry, NodeTimer};
+use crate::model::protocol::*;
+use crate::model::time::SimDuration;
+
+#[derive(Clone, Debug)]
+pub(crate) struct PendingProduce {
+    from: NodeId,
+    correlation_id: u64,
+    acks: Acks,
+    /// Per partition: the response so far, and the offset that must be reached to answer it.
+    parts: Vec<(PartitionProduceResponse, Option<Offset>)>,
+}
+
+impl Broker {
+    pub(crate) fn on_produce(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: ProduceRequest) {
+        let mut parts = Vec::new();
+        let mut appended = Vec::new();
+        for (tp, records) in req.topic_data {
+            let (resp, need) = self.append_as_leader(ctx, &tp, records, req.acks);
+            if resp.error_code == ErrorCode::None {
+                appended.push(tp.clone());
+            }
+            parts.push((resp, need));
+        }
+        if req.acks == Acks::None {
+            ctx.explain(|| "acks=0: no response is sent".into());
+        } else {
+            let id = self.next_id();
+            self.pending_produces.insert(id, PendingProduce { from, correlation_id: req.correlation_id, acks: req.acks, parts });
+            ctx.set_timer(NodeTimer::Broker(BrokerTimer::ProduceExpiry(id)), SimDuration::from_millis(req.timeout_ms));
+        }
+        for tp in appended {
+            self.partition_progressed(ctx, &tp);
+        }
+        self.try_complete_produces(ctx);
+    }
+
+    /// Appends one partition's records as leader. Returns the response so far and, when appended,
+    /// the offset that completes it.
+    fn append_as_leader(
+        &mut self,
+        ctx: &mut BrokerCtx<'_>,
+        tp: &TopicPartition,
+        records: Vec<Record>,
+        acks: Acks,
+    ) -> (PartitionProduceResponse, Option<Offset>) {
+        let me = self.id();
+        let Some(part) = self.partitions.get_mut(tp) else {
+            return (error_response(tp, ErrorCode::UnknownTopicOrPartition), None);
+        };
+        let mut resp = error_response(tp, ErrorCode::None);
+        resp.log_start_offset = part.log.log_start_offset();
+        if !part.is_leader(me) {
+            resp.error_code = ErrorCode::NotLeaderOrFollower;
+            ctx.mark("broker.produce.not_leader");
+            return (resp, None);
+        }
+        if acks == Acks::All && part.is_under_min_isr() {
+            resp.error_code = ErrorCode::NotEnoughReplicas;
+            ctx.mark("broker.produce.not_enough_replicas");
+            let (isr, min) = (part.isr().to_vec(), part.topic.min_insync_replicas);
+            ctx.explain(|| format!("{tp}: ISR {isr:?} is below min.insync.replicas={min}: NOT_ENOUGH_REPLICAS, nothing appended"));
+            return (resp, None);
+        }
+        let n = records.len() as u64;
+        let epoch = part.leader_epoch();
+        let batch = part.log.append(records, epoch).clone();
+        let (base, next) = (batch.base_offset, batch.next_offset());
+        ctx.append(part.log_file(), DiskEntry::Batch(batch));
+        if part.unflushed_records == 0 {
+            part.unflushed_since = Some(ctx.now());
+        }
+        part.unflushed_records += n;
+        let forced = part.topic.flush_messages.is_some_and(|k| part.unflushed_records >= k);
+        if forced {
+            ctx.fsync(part.log_file());
+            part.syncs_in_flight += 1;
+            part.unflushed_records = 0;
+            part.unflushed_since = None;
+            ctx.mark("broker.flush.messages");
+        } else if part.syncs_in_flight == 0 {
+            part.complete_offset = part.log.log_end_offset();
+        }
+        ctx.explain(|| {
+            let flush = if forced { ", flush.messages reached: fsync before it counts" } else { ", in the page cache (not fsynced)" };
+            format!("leader {me} appended {n} records of {tp} at offsets {base}..{} in leader epoch {epoch} (acks={acks}){flush}", next.0 - 1)
+        });
+        resp.base_offset = Some(base);
+        (resp, Some(next))
+    }
+
+    /// After a partition's log, HW or ISR moved: advance the leader's HW, answer delayed produces
+    /// and fetches.
+    pub(crate) fn partition_progressed(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
+        let me = self.id();
+        let allow = self.bugs().kafka_15583;
+        if let Some(part) = self.partitions.get_mut(tp) {
+            if part.is_leader(me) && part.maybe_advance_leader_hw(me, allow) {
+                let hw = part.log.high_watermark();
+                ctx.explain(|| format!("high watermark of {tp} advanced to {hw}"));
+            }
+        }
+        self.try_complete_produces(ctx);
+        self.try_complete_fetches(ctx);
+    }
+
+    pub(crate) fn try_complete_produces(&mut self, ctx: &mut BrokerCtx<'_>) {
+        let me = self.id();
+        let mut ready = Vec::new();
+        for (id, pending) in self.pending_produces.iter_mut() {
+            for (resp, need) in pending.parts.iter_mut() {
+                let Some(required) = *need else { continue };
+                let Some(part) = self.partitions.get(&resp.partition) else { continue };
+                if !part.is_leader(me) {
+                    resp.error_code = ErrorCode::NotLeaderOrFollower;
+                    *need = None;
+                    continue;
+                }
+                let reached = match pending.acks {
+                    Acks::All => part.log.high_watermark(),
+                    _ => part.complete_offset,
+                };
+                if reached >= required {
+                    if pending.acks == Acks::All && part.is_under_min_isr() {
+                        resp.error_code = ErrorCode::NotEnoughReplicasAfterAppend;
+                    }
+                    *need = None;
+                }
+            }
+            if pending.parts.iter().all(|(_, need)| need.is_none()) {
+                ready.push(*id);
+            }
+        }
+        for id in ready {
+            let pending = self.pending_produces.remove(&id).expect("listed");
+            ctx.cancel_timer(NodeTimer::Broker(BrokerTimer::ProduceExpiry(id)));
+            respond(ctx, pending);
+        }
+    }
+
+    pub(crate) fn expire_produce(&mut self, ctx: &mut BrokerCtx<'_>, id: u64) {
+        let Some(mut pending) = self.pending_produces.remove(&id) else { return };
+        for (resp, need) in pending.parts.iter_mut() {
+            if need.is_some() {
+                resp.error_code = ErrorCode::RequestTimedOut;
+                *need = None;
+            }
+        }
+        ctx.mark("broker.produce.timed_out");
+        ctx.explain(|| "the delayed produce timed out: REQUEST_TIMED_OUT".into());
+        respond(ctx, pending);
+    }
+}
+
+fn respond(ctx: &mut BrokerCtx<'_>, pending: PendingProduce) {
+    let responses = pending.parts.into_iter().map(|(r, _)| r).collect();
+    ctx.send(pending.from, Msg::ProduceResponse(ProduceResponse { correlation_id: pending.correlation_id, responses }));
+}
+
+fn error_response(tp: &TopicPartition, error_code: ErrorCode) -> PartitionProduceResponse {
+    PartitionProduceResponse { partition: tp.clone(), error_code, base_offset: None, log_start_offset: Offset(-1) }
+}

@@ -1,0 +1,253 @@
+//! The follower side of replication and the leader's ISR changes.
+//!
+//! - **Becoming leader** (a new leader epoch names this broker): the epoch starts at the LEO in
+//!   the epoch cache; every follower's state is reset (LEO unknown, ISR members caught up now), so
+//!   the HW waits until each ISR member has fetched.
+//! - **Becoming follower**: pending produces are answered NOT_LEADER_OR_FOLLOWER; the replica
+//!   fetches from the new leader with its last fetched epoch, and truncates when the leader
+//!   answers with a diverging epoch. With the KIP-101 bug switch it instead truncates at once to
+//!   its own HW, which lags the leader's by a fetch round trip.
+//! - **Follower fetch responses**: truncate on divergence, else append the leader's batches as
+//!   they are (their leader epochs kept), then take `HW = min(leader HW, own LEO)`.
+//! - **ISR**: every `replica.lag.time.max.ms / 2` the leader removes out-of-sync followers; a
+//!   follower that catches up to the HW and to the start of the current epoch (KAFKA-7128) is
+//!   added. Both go to the controller as AlterPartition, one at a time per partition.
+
+use std::collections::BTreeMap;
+
+use super::{Broker, BrokerCtx, BrokerTimer, RemoteReplica};
+use crate::model::ids::{BrokerId, NodeId, Offset, TopicPartition};
+use crate::model::node::{DiskEntry, NodeTimer};
+use crate::model::protocol::*;
+use crate::model::time::{SimDuration, SimTime};
+
+impl Broker {
+    pub(crate) fn become_leader(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
+        let me = self.id();
+        let now = ctx.now();
+        let part = self.partitions.get_mut(tp).expect("hosted");
+        let epoch = part.leader_epoch();
+        let leo = part.log.log_end_offset();
+        if part.epochs.assign(epoch, leo) {
+            Broker::persist_epochs(ctx, part);
+        }
+        let state = part.state.clone().expect("a leader has metadata");
+        part.remote = state
+            .replicas
+            .iter()
+            .filter(|b| **b != me)
+            .map(|b| {
+                let caught_up = if state.isr.contains(b) { now } else { SimTime::ZERO };
+                (*b, RemoteReplica { log_end_offset: None, last_caught_up: caught_up, last_fetch_leader_leo: leo, last_fetch_time: now })
+            })
+            .collect();
+        part.pending_isr = None;
+        part.complete_offset = if part.syncs_in_flight == 0 { leo } else { part.complete_offset };
+        let hw = part.log.high_watermark();
+        ctx.mark("broker.become_leader");
+        ctx.explain(|| format!("{tp}: became leader in epoch {epoch}; the epoch starts at offset {leo}; HW is {hw}"));
+        self.partition_progressed(ctx, tp);
+    }
+
+    pub(crate) fn become_follower(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition, was_leader: bool) {
+        let kip_101 = self.bugs().kip_101;
+        let part = self.partitions.get_mut(tp).expect("hosted");
+        part.remote.clear();
+        part.pending_isr = None;
+        let leader = part.leader();
+        let epoch = part.leader_epoch();
+        if kip_101 {
+            let hw = part.log.high_watermark();
+            if hw < part.log.log_end_offset() {
+                let leo = part.log.log_end_offset();
+                truncate(ctx, part, hw);
+                ctx.mark("broker.truncate.to_high_watermark");
+                ctx.explain(|| format!("{tp}: KIP-101 bug switch: truncated to its own HW {hw} (LEO was {leo})"));
+            }
+        }
+        if was_leader {
+            ctx.mark("broker.resign_leadership");
+        }
+        let who = leader.map_or("no leader".to_string(), |l| format!("leader {l}"));
+        ctx.explain(|| format!("{tp}: follower in epoch {epoch}, {who}"));
+        self.try_complete_produces(ctx);
+        self.try_complete_fetches(ctx);
+    }
+
+    /// Sends one fetch to each leader of a partition this broker follows, unless one is in flight.
+    pub(crate) fn fetch_from_leaders(&mut self, ctx: &mut BrokerCtx<'_>) {
+        let me = self.id();
+        let kip_101 = self.bugs().kip_101;
+        let mut by_leader: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
+        for part in self.partitions.values() {
+            let Some(leader) = part.leader().filter(|l| *l != me) else { continue };
+            let Some(node) = self.metadata.node_of(leader) else { continue };
+            if self.replica_fetches.contains_key(&node) {
+                continue;
+            }
+            let last_fetched_epoch = if kip_101 { None } else { part.epochs.latest_epoch() };
+            by_leader.entry(node).or_default().push(FetchPartition {
+                partition: part.tp.clone(),
+                fetch_offset: part.log.log_end_offset(),
+                current_leader_epoch: Some(part.leader_epoch()),
+                last_fetched_epoch,
+            });
+        }
+        let wait = self.settings().replica_fetch_wait_max_ms;
+        for (node, partitions) in by_leader {
+            let corr = self.next_id();
+            self.replica_fetches.insert(node, corr);
+            let req = FetchRequest { correlation_id: corr, replica_id: Some(me), max_wait_ms: wait, min_bytes: 1, max_bytes: 1 << 20, partitions };
+            ctx.send(node, Msg::FetchRequest(req));
+            ctx.set_timer(NodeTimer::Broker(BrokerTimer::ReplicaFetchTimeout(corr)), SimDuration::from_millis(30_000));
+        }
+    }
+
+    pub(crate) fn on_replica_fetch_response(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, resp: FetchResponse) {
+        if self.replica_fetches.get(&from) != Some(&resp.correlation_id) {
+            return;
+        }
+        self.replica_fetches.remove(&from);
+        ctx.cancel_timer(NodeTimer::Broker(BrokerTimer::ReplicaFetchTimeout(resp.correlation_id)));
+        let me = self.id();
+        let mut trouble = false;
+        for data in resp.partitions {
+            let Some(part) = self.partitions.get_mut(&data.partition) else { continue };
+            let leader_node = part.leader().and_then(|l| self.metadata.node_of(l));
+            if part.is_leader(me) || leader_node != Some(from) {
+                continue; // the metadata moved on while the fetch was in flight
+            }
+            let tp = data.partition.clone();
+            if data.error_code != ErrorCode::None {
+                trouble = true;
+                let e = data.error_code;
+                ctx.explain(|| format!("{tp}: replica fetch failed with {e}"));
+                continue;
+            }
+            if let Some((epoch, end)) = data.diverging_epoch {
+                // Truncate to the end of the largest epoch both logs have (KAFKA-10554).
+                let own = part.epochs.end_offset_for(epoch, part.log.log_end_offset());
+                let to = match own {
+                    Some((e, own_end)) if e == epoch => own_end.min(end),
+                    Some((_, own_end)) => own_end,
+                    None => Offset(0),
+                };
+                let to = to.min(part.log.log_end_offset()).max(part.log.log_start_offset());
+                let leo = part.log.log_end_offset();
+                truncate(ctx, part, to);
+                ctx.mark("broker.truncate.diverging_epoch");
+                ctx.explain(|| format!("{tp}: leader says epoch {epoch} ends at {end}: truncated from {leo} to {to}"));
+                continue;
+            }
+            let mut epochs_changed = false;
+            for batch in data.records {
+                if batch.base_offset != part.log.log_end_offset() {
+                    continue; // not contiguous (a stale answer): the next fetch asks again
+                }
+                epochs_changed |= part.epochs.assign(batch.partition_leader_epoch, batch.base_offset);
+                part.log.append_batch(batch.clone());
+                ctx.append(part.log_file(), DiskEntry::Batch(batch));
+            }
+            if epochs_changed {
+                Broker::persist_epochs(ctx, part);
+            }
+            let hw = data.high_watermark.min(part.log.log_end_offset());
+            part.log.advance_high_watermark(hw);
+        }
+        if trouble {
+            let backoff = SimDuration::from_millis(self.settings().replica_fetch_backoff_ms);
+            ctx.set_timer(NodeTimer::Broker(BrokerTimer::ReplicaFetchBackoff), backoff);
+        } else {
+            self.fetch_from_leaders(ctx);
+        }
+    }
+
+    /// Adds `follower` to the ISR (through the controller) when it may join.
+    pub(crate) fn maybe_expand_isr(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition, follower: BrokerId) {
+        let skip = self.bugs().kafka_7128;
+        let part = &self.partitions[tp];
+        if part.pending_isr.is_some() || !part.may_join_isr(follower, skip) || !self.metadata.is_active(follower) {
+            return;
+        }
+        let mut isr = part.isr().to_vec();
+        isr.push(follower);
+        ctx.mark("broker.isr.expand");
+        ctx.explain(|| format!("{tp}: follower {follower} caught up: asking the controller to add it to the ISR"));
+        self.alter_partition(ctx, tp, isr);
+    }
+
+    /// The ISR expiration check: out-of-sync followers leave the ISR.
+    pub(crate) fn shrink_isrs(&mut self, ctx: &mut BrokerCtx<'_>) {
+        let me = self.id();
+        let now = ctx.now();
+        let lag = SimDuration::from_millis(self.settings().replica_lag_time_max_ms);
+        let shrinks: Vec<(TopicPartition, Vec<BrokerId>, Vec<BrokerId>)> = self
+            .partitions
+            .values()
+            .filter(|p| p.is_leader(me) && p.pending_isr.is_none())
+            .filter_map(|p| {
+                let out = p.out_of_sync(me, now, lag);
+                (!out.is_empty()).then(|| (p.tp.clone(), p.isr().iter().copied().filter(|b| !out.contains(b)).collect(), out))
+            })
+            .collect();
+        for (tp, isr, out) in shrinks {
+            ctx.mark("broker.isr.shrink");
+            ctx.explain(|| format!("{tp}: {out:?} not caught up within replica.lag.time.max.ms: asking the controller to shrink the ISR to {isr:?}"));
+            self.alter_partition(ctx, &tp, isr);
+        }
+        ctx.set_timer(NodeTimer::Broker(BrokerTimer::IsrCheck), SimDuration::from_micros(lag.as_micros() / 2));
+    }
+
+    fn alter_partition(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition, new_isr: Vec<BrokerId>) {
+        let Some(broker_epoch) = self.broker_epoch else { return };
+        let corr = self.next_id();
+        let part = self.partitions.get_mut(tp).expect("hosted");
+        let state = part.state.as_ref().expect("a leader has metadata");
+        let req = AlterPartitionRequest {
+            correlation_id: corr,
+            broker_id: self.config.broker_id,
+            broker_epoch,
+            partition: tp.clone(),
+            leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
+            new_isr: new_isr.clone(),
+        };
+        // Only an expansion counts for the HW while in flight (the maximal ISR).
+        part.pending_isr = Some(new_isr);
+        self.alter_partitions.insert(corr, tp.clone());
+        ctx.send(self.config.layout.controller, Msg::AlterPartitionRequest(req));
+    }
+
+    pub(crate) fn on_alter_partition_response(&mut self, ctx: &mut BrokerCtx<'_>, resp: AlterPartitionResponse) {
+        let Some(tp) = self.alter_partitions.remove(&resp.correlation_id) else { return };
+        let Some(part) = self.partitions.get_mut(&tp) else { return };
+        part.pending_isr = None;
+        if let Some(state) = resp.state.filter(|_| resp.error_code == ErrorCode::None) {
+            if part.state.as_ref().is_none_or(|s| state.partition_epoch > s.partition_epoch) {
+                let isr = state.isr.clone();
+                part.state = Some(state);
+                ctx.explain(|| format!("{tp}: the controller applied the ISR {isr:?}"));
+            }
+        }
+        self.partition_progressed(ctx, &tp);
+    }
+}
+
+/// Truncates a replica's log (and its epoch cache) to `offset`, on disk too.
+fn truncate(ctx: &mut BrokerCtx<'_>, part: &mut super::Partition, offset: Offset) {
+    let keep = part.log.batches_below(offset);
+    let straddles = part.log.batches().get(keep.wrapping_sub(1)).is_some_and(|b| b.next_offset() > offset);
+    part.log.truncate_to(offset);
+    let file = part.log_file();
+    if straddles {
+        ctx.truncate(file.clone(), keep - 1);
+        let cut = part.log.batches().last().expect("the straddling batch remains").clone();
+        ctx.append(file, DiskEntry::Batch(cut));
+    } else {
+        ctx.truncate(file, keep);
+    }
+    if part.epochs.truncate_from_end(offset) {
+        Broker::persist_epochs(ctx, part);
+    }
+    part.complete_offset = part.complete_offset.min(part.log.log_end_offset());
+}
