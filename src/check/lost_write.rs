@@ -109,17 +109,26 @@ fn check_kept(input: &CheckInput<'_>, ack: &Ack) -> Option<Violation> {
         (None, None) => "the partition has no log".into(),
     };
     let after: Vec<&super::FaultRecord> = input.faults.iter().filter(|f| f.seq > ack.seq).collect();
-    let cause = match after.first() {
+    let mut cause = match after.first() {
         Some(f) => format!("; faults after the ack: {} (seq {})", after.iter().map(|f| f.label.as_str()).collect::<Vec<_>>().join(", "), f.seq),
         None => String::new(),
     };
+    // The first truncation and the first election after the ack: where the record went.
+    let mut evidence: Vec<u64> = std::iter::once(ack.seq).chain(after.iter().map(|f| f.seq)).collect();
+    for prefix in ["broker.truncate.", "controller.election."] {
+        if let Some((seq, node, name)) = input.marks.iter().find(|(seq, _, name)| *seq > ack.seq && name.starts_with(prefix)) {
+            cause.push_str(&format!("; then {} at {} (seq {seq})", name.trim_start_matches("broker.").trim_start_matches("controller."), input.name(*node)));
+            evidence.push(*seq);
+        }
+    }
+    evidence.sort_unstable();
     Some(Violation {
         kind: NAME.into(),
         summary: format!(
             "record {} acknowledged at {} offset {} (acks={}) is missing: {instead}{cause}",
             ack.record, ack.partition, ack.offset, ack.acks
         ),
-        evidence: std::iter::once(ack.seq).chain(after.iter().map(|f| f.seq)).collect(),
+        evidence,
     })
 }
 
@@ -164,7 +173,7 @@ mod tests {
     fn run(history: &[HistoryEntry<Observation>], logs: &BTreeMap<TopicPartition, FinalLog>) -> Vec<Violation> {
         let names = vec!["b0".to_string(), "p1".into(), "c1".into()];
         let faults = vec![FaultRecord { seq: 5, at: SimTime(5), label: "crash b0".into() }];
-        check(&CheckInput { history, final_logs: logs, faults: &faults, node_names: &names })
+        check(&CheckInput { history, final_logs: logs, faults: &faults, marks: &[], node_names: &names })
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct CheckInput<'a> {
     pub history: &'a [HistoryEntry<Observation>],
     pub final_logs: &'a BTreeMap<TopicPartition, FinalLog>,
     pub faults: &'a [FaultRecord],
+    /// Coverage marks reached, in order: (trace seq, node, name). Checkers use them to point at
+    /// the truncation or election behind a violation.
+    pub marks: &'a [(u64, NodeId, &'static str)],
     pub node_names: &'a [String],
 }
 

@@ -151,6 +151,8 @@ pub struct World<A: Actor> {
     marks: BTreeMap<&'static str, u64>,
     /// Every fault applied: (trace seq, time, label). Boots are not faults.
     faults: Vec<(u64, SimTime, String)>,
+    /// Every coverage mark reached: (trace seq, node, name).
+    mark_log: Vec<(u64, NodeId, &'static str)>,
     stats: EngineStats,
     effects: Vec<Effect<A>>,
     explanation: String,
@@ -174,6 +176,7 @@ impl<A: Actor> World<A> {
             history: Vec::new(),
             marks: BTreeMap::new(),
             faults: Vec::new(),
+            mark_log: Vec::new(),
             stats: EngineStats::default(),
             effects: Vec::new(),
             explanation: String::new(),
@@ -241,6 +244,10 @@ impl<A: Actor> World<A> {
     }
     pub fn marks(&self) -> &BTreeMap<&'static str, u64> {
         &self.marks
+    }
+    /// Every coverage mark reached so far, in order: (trace seq, node, name).
+    pub fn mark_log(&self) -> &[(u64, NodeId, &'static str)] {
+        &self.mark_log
     }
     /// Every fault applied so far: (trace seq, time, label).
     pub fn faults(&self) -> &[(u64, SimTime, String)] {
@@ -464,6 +471,7 @@ impl<A: Actor> World<A> {
             }
             Effect::Mark(name) => {
                 *self.marks.entry(name).or_insert(0) += 1;
+                self.mark_log.push((self.trace_seq, id, name));
                 self.record(Some(id), TraceKind::Mark { name }, "");
             }
         }

@@ -105,7 +105,7 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let names = scenario.node_names();
     let faults: Vec<FaultRecord> =
         world.faults().iter().map(|(seq, at, label)| FaultRecord { seq: *seq, at: *at, label: label.clone() }).collect();
-    let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, node_names: &names };
+    let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, marks: world.mark_log(), node_names: &names };
     let violations = check_all(&input);
     let verdict = match (violations.first(), end) {
         (Some(v), _) => v.kind.clone(),

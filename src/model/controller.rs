@@ -10,9 +10,9 @@
 //! - Brokers register (a restart registers again, with a new broker epoch) and heartbeat every
 //!   `broker.heartbeat.interval.ms`. A broker silent for `broker.session.timeout.ms` is fenced:
 //!   it leaves every ISR (unless it is the last member) and loses every leadership.
-//! - A registration after a restart first fences the broker's previous life (its unflushed data
-//!   may be gone), then unfences it: KIP-903's protection against a restarted replica that lost
-//!   data staying in the ISR.
+//! - A registration after a restart gives the broker a new broker epoch and unfences it; its ISR
+//!   memberships stay as they were. A replica that lost unflushed data in the crash is therefore
+//!   still in the ISR until it lags (reference D-7: KIP-966's "unclean shutdown" problem).
 //! - AlterPartition from a leader is applied when its leader epoch and partition epoch are current
 //!   and every new ISR member is active.
 
@@ -237,10 +237,8 @@ impl Controller {
 
     fn on_registration(&mut self, ctx: &mut CtlCtx<'_>, from: NodeId, req: BrokerRegistrationRequest) {
         let b = req.broker_id;
-        let restart = self.image.brokers.contains_key(&b);
-        if restart {
-            ctx.explain(|| format!("broker {b} registers again after a restart: its previous life is fenced first"));
-            self.fence(ctx, b);
+        if self.image.brokers.contains_key(&b) {
+            ctx.explain(|| format!("broker {b} registers again after a restart, with a new broker epoch"));
         }
         let broker_epoch = self.image.version + 1;
         self.image.brokers.insert(b, BrokerRegistration { node: from, fenced: false, broker_epoch });
