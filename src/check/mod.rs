@@ -4,6 +4,7 @@
 //! Each checker's doc comment is its precise definition.
 
 pub mod lost_write;
+pub mod replica;
 
 use std::collections::BTreeMap;
 
@@ -57,10 +58,14 @@ impl CheckInput<'_> {
     }
 }
 
-/// Runs every checker.
+/// Runs every checker that reads the history and the final state.
 pub fn check_all(input: &CheckInput<'_>) -> Vec<Violation> {
-    lost_write::check(input)
+    let mut v = lost_write::check(input);
+    v.extend(replica::check_reads_below_hw(input.history));
+    v
 }
 
 /// The names of every checker, for scenario validation and docs.
-pub const CHECKERS: &[&str] = &[lost_write::NAME];
+pub fn checker_names() -> Vec<&'static str> {
+    std::iter::once(lost_write::NAME).chain(replica::NAMES.iter().copied()).collect()
+}

@@ -156,6 +156,8 @@ pub struct World<A: Actor> {
     stats: EngineStats,
     effects: Vec<Effect<A>>,
     explanation: String,
+    /// The node whose handler ran in the latest step.
+    last_handled: Option<NodeId>,
 }
 
 impl<A: Actor> World<A> {
@@ -180,6 +182,7 @@ impl<A: Actor> World<A> {
             stats: EngineStats::default(),
             effects: Vec::new(),
             explanation: String::new(),
+            last_handled: None,
         }
     }
 
@@ -259,6 +262,10 @@ impl<A: Actor> World<A> {
     pub fn event_hashes(&self) -> Option<&[u64]> {
         self.event_hashes.as_deref()
     }
+    /// The sequence number the next trace event will get.
+    pub fn trace_seq(&self) -> u64 {
+        self.trace_seq
+    }
     /// The digest of every trace event so far.
     pub fn digest(&self) -> u64 {
         self.digest.finish()
@@ -268,8 +275,15 @@ impl<A: Actor> World<A> {
     }
 
     /// Runs until `stop` holds (checked every `check_every` of virtual time), nothing is left to
-    /// happen, or a limit is reached.
-    pub fn run(&mut self, limits: Limits, check_every: SimDuration, stop: &mut dyn FnMut(&Self) -> bool) -> RunEnd {
+    /// happen, or a limit is reached. `on_step` is called after every step whose handler ran, with
+    /// the node that ran it (white-box invariants look at that node only).
+    pub fn run(
+        &mut self,
+        limits: Limits,
+        check_every: SimDuration,
+        stop: &mut dyn FnMut(&Self) -> bool,
+        on_step: &mut dyn FnMut(&Self, NodeId),
+    ) -> RunEnd {
         let mut next_check = self.now + check_every;
         loop {
             if self.stats.steps >= limits.max_steps {
@@ -283,7 +297,11 @@ impl<A: Actor> World<A> {
                 }
                 Some(_) => {}
             }
+            self.last_handled = None;
             self.step();
+            if let Some(node) = self.last_handled {
+                on_step(self, node);
+            }
             if self.now >= next_check {
                 next_check = self.now + check_every;
                 if stop(self) {
@@ -428,6 +446,7 @@ impl<A: Actor> World<A> {
     }
 
     fn run_handler(&mut self, id: NodeId, f: impl FnOnce(&mut A, &mut Ctx<'_, A>)) {
+        self.last_handled = Some(id);
         let explaining = self.sink.is_some();
         self.explanation.clear();
         let node = &mut self.nodes[id.0 as usize];
@@ -773,7 +792,7 @@ mod tests {
     fn same_seed_same_run_other_seed_other_run() {
         let run = |seed| {
             let mut w = world(seed);
-            assert_eq!(w.run(limits(500), SimDuration::from_millis(10), &mut |_| false), RunEnd::TimeLimit);
+            assert_eq!(w.run(limits(500), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {}), RunEnd::TimeLimit);
             (w.digest(), w.history().iter().map(|h| (h.seq, h.at, h.obs.clone())).collect::<Vec<_>>())
         };
         assert_eq!(run(1), run(1));
@@ -783,16 +802,16 @@ mod tests {
     #[test]
     fn limits_end_the_run() {
         let mut w = world(1);
-        assert_eq!(w.run(Limits { max_steps: 50, max_time: SimTime::MAX }, SimDuration::from_millis(10), &mut |_| false), RunEnd::StepLimit);
+        assert_eq!(w.run(Limits { max_steps: 50, max_time: SimTime::MAX }, SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {}), RunEnd::StepLimit);
         assert_eq!(w.stats().steps, 50);
         let mut w = world(1);
-        assert_eq!(w.run(limits(100), SimDuration::from_millis(10), &mut |_| false), RunEnd::TimeLimit);
+        assert_eq!(w.run(limits(100), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {}), RunEnd::TimeLimit);
         assert_eq!(w.now(), SimTime(100_000));
         let mut w = world(1);
-        let end = w.run(limits(1_000), SimDuration::from_millis(10), &mut |w| w.now() >= SimTime(200_000));
+        let end = w.run(limits(1_000), SimDuration::from_millis(10), &mut |w| w.now() >= SimTime(200_000), &mut |_, _| {});
         assert_eq!(end, RunEnd::Completed);
         let mut idle: World<Pinger> = World::new(1, Box::new(RandomChooser::new(1)), NetConfig::default(), DiskConfig::default());
-        assert_eq!(idle.run(limits(1_000), SimDuration::from_millis(10), &mut |_| false), RunEnd::Idle);
+        assert_eq!(idle.run(limits(1_000), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {}), RunEnd::Idle);
     }
 
     #[test]
@@ -800,7 +819,7 @@ mod tests {
         let mut w = world(3);
         w.schedule(SimTime(205_000), Control::Crash(NodeId(0)), "crash n0");
         w.schedule(SimTime(300_000), Control::Restart(NodeId(0)), "restart n0");
-        w.run(limits(400), SimDuration::from_millis(10), &mut |_| false);
+        w.run(limits(400), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {});
         let seen = observed(&w, 0);
         let boots: Vec<usize> = seen.iter().filter_map(|o| if let Seen::Booted { pongs_on_disk } = o { Some(*pongs_on_disk) } else { None }).collect();
         assert_eq!(boots.len(), 2);
@@ -823,7 +842,7 @@ mod tests {
                 ticks_during_pause = Some(ticks.count());
             }
             false
-        });
+        }, &mut |_, _| {});
         assert_eq!(ticks_during_pause, Some(0));
         let after = w.history().iter().filter(|h| h.node == NodeId(0) && h.obs == Seen::Tick && h.at >= SimTime(300_000)).count();
         assert!(after >= 9, "ticking again after the resume: {after}");
@@ -834,7 +853,7 @@ mod tests {
         let mut w = world(9);
         w.schedule(SimTime(100_000), Control::Isolate(NodeId(1)), "isolate n1");
         w.schedule(SimTime(300_000), Control::Heal, "heal");
-        w.run(limits(500), SimDuration::from_millis(10), &mut |_| false);
+        w.run(limits(500), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {});
         let pongs_at: Vec<SimTime> = w.history().iter().filter(|h| matches!(h.obs, Seen::Pong(_))).map(|h| h.at).collect();
         assert!(pongs_at.iter().any(|t| *t < SimTime(100_000)));
         assert!(!pongs_at.iter().any(|t| *t > SimTime(110_000) && *t < SimTime(300_000)));

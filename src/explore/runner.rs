@@ -6,6 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::Serialize;
 
+use crate::check::replica::ReplicaInvariants;
 use crate::check::{check_all, CheckInput, FaultRecord, FinalLog, Violation};
 use crate::engine::{NodeStatus, RunEnd, TraceSink, World};
 use crate::model::broker::Partition;
@@ -100,13 +101,21 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     if options.keep_event_hashes {
         world.keep_event_hashes();
     }
-    let end = world.run(scenario.limits(), SimDuration::from_millis(10), &mut |w| workload_done(w, &roles));
-    let final_logs = final_logs(&world, &roles);
     let names = scenario.node_names();
+    let mut invariants = ReplicaInvariants::default();
+    let mut on_step = |w: &World<KafkaNode>, node: crate::model::NodeId| {
+        invariants.after_step(w.actor(node), node, w.trace_seq(), &names[node.0 as usize]);
+    };
+    let faults_over = scenario.last_fault_at();
+    let mut stop = |w: &World<KafkaNode>| w.now() >= faults_over && workload_done(w, &roles);
+    let end = world.run(scenario.limits(), SimDuration::from_millis(10), &mut stop, &mut on_step);
+    let final_logs = final_logs(&world, &roles);
     let faults: Vec<FaultRecord> =
         world.faults().iter().map(|(seq, at, label)| FaultRecord { seq: *seq, at: *at, label: label.clone() }).collect();
     let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, marks: world.mark_log(), node_names: &names };
-    let violations = check_all(&input);
+    let mut violations = invariants.into_violations();
+    violations.extend(check_all(&input));
+    violations.sort_by_key(|v| v.evidence.first().copied().unwrap_or(u64::MAX));
     let verdict = match (violations.first(), end) {
         (Some(v), _) => v.kind.clone(),
         (None, RunEnd::StepLimit) => "step-limit".into(),
@@ -121,7 +130,8 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
 }
 
 /// The workload is done when every producer has the final outcome of every record and every
-/// consumer has read up to the high watermark of each partition it reads.
+/// consumer has read up to the high watermark of each partition it reads. (The run also waits for
+/// the last scheduled fault.)
 fn workload_done(world: &World<KafkaNode>, roles: &Roles) -> bool {
     let producers_done = roles.producers.iter().all(|&p| match world.actor(p) {
         Some(KafkaNode::Producer(p)) => p.is_done(),

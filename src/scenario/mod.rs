@@ -31,7 +31,8 @@ use values::{Keys, Start};
 /// The controller's node name.
 pub const CONTROLLER: &str = "controller";
 
-pub const VERDICT_NAMES: &[&str] = &["pass", "lost-write", "time-limit", "step-limit", "panic"];
+pub const VERDICT_NAMES: &[&str] =
+    &["pass", "lost-write", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -93,6 +94,16 @@ impl Scenario {
 
     pub fn limits(&self) -> Limits {
         Limits { max_steps: self.file.run.max_steps, max_time: SimTime::ZERO + self.file.run.max_time.0 }
+    }
+
+    /// When the last scheduled fault (or its undo) fires: a run is not complete before it.
+    pub fn last_fault_at(&self) -> SimTime {
+        self.file
+            .faults
+            .iter()
+            .map(|f| SimTime::ZERO + f.at.0 + f.duration.map_or(SimDuration::ZERO, |d| d.0))
+            .max()
+            .unwrap_or(SimTime::ZERO)
     }
 
     /// Node names in id order: brokers `b0…`, the controller, then producers, then consumers.

@@ -1,0 +1,141 @@
+//! White-box replica invariants, checked after every step of a broker (reference section F).
+//!
+//! **Definitions.** For every partition:
+//!
+//! - `log-matching`: any two replicas hold the same record at every offset below their high
+//!   watermarks. Checked incrementally: each replica's records below its HW are compared with the
+//!   first record any replica committed at that offset.
+//! - `hw-monotonic`: within one life of a broker (between restarts), a replica's high watermark
+//!   never goes backwards.
+//! - `epoch-monotonic`: within one life of a broker, the leader epoch it knows for a partition
+//!   never goes backwards.
+//! - `single-leader`: at most one broker ever acts as leader of a partition in one leader epoch.
+//! - `read-above-hw` (checked on the history): no consumer is handed a record at or above the
+//!   high watermark that came with it.
+//!
+//! Each violation is reported once per partition and kind, with the trace sequence number of the
+//! step that broke it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Violation;
+use crate::engine::HistoryEntry;
+use crate::model::{BrokerId, KafkaNode, LeaderEpoch, NodeId, Observation, Offset, RecordId, TopicPartition};
+
+#[derive(Default)]
+pub struct ReplicaInvariants {
+    /// The first record committed at each offset, and the broker that had it.
+    committed: BTreeMap<TopicPartition, BTreeMap<Offset, (RecordId, BrokerId)>>,
+    /// Per replica: offsets below this were already compared.
+    verified: BTreeMap<(BrokerId, TopicPartition), Offset>,
+    last_hw: BTreeMap<(BrokerId, TopicPartition), Offset>,
+    last_epoch: BTreeMap<(BrokerId, TopicPartition), LeaderEpoch>,
+    leaders: BTreeMap<(TopicPartition, LeaderEpoch), BrokerId>,
+    /// The broker epoch of each broker's current life.
+    lives: BTreeMap<BrokerId, Option<u64>>,
+    reported: BTreeSet<(&'static str, TopicPartition)>,
+    violations: Vec<Violation>,
+}
+
+impl ReplicaInvariants {
+    /// Looks at the broker on `node` after it handled a step (`seq` is the next trace sequence
+    /// number, so the step's own events are below it).
+    pub fn after_step(&mut self, actor: Option<&KafkaNode>, node: NodeId, seq: u64, node_name: &str) {
+        let Some(KafkaNode::Broker(broker)) = actor else { return };
+        let _ = node;
+        let me = broker.id();
+        if self.lives.get(&me) != Some(&broker.broker_epoch) {
+            // A new life (a restart): what it had before the crash no longer binds it.
+            self.lives.insert(me, broker.broker_epoch);
+            self.last_hw.retain(|(b, _), _| *b != me);
+            self.last_epoch.retain(|(b, _), _| *b != me);
+            self.verified.retain(|(b, _), _| *b != me);
+        }
+        for (tp, part) in &broker.partitions {
+            let key = (me, tp.clone());
+            let hw = part.log.high_watermark();
+            if let Some(prev) = self.last_hw.insert(key.clone(), hw) {
+                if hw < prev {
+                    self.report("hw-monotonic", tp, seq, format!("{tp}: the high watermark on {node_name} went back from {prev} to {hw}"));
+                }
+            }
+            if let Some(state) = &part.state {
+                let epoch = state.leader_epoch;
+                if let Some(prev) = self.last_epoch.insert(key.clone(), epoch) {
+                    if epoch < prev {
+                        self.report("epoch-monotonic", tp, seq, format!("{tp}: the leader epoch on {node_name} went back from {prev} to {epoch}"));
+                    }
+                }
+                if part.is_leader(me) {
+                    let claimed = *self.leaders.entry((tp.clone(), epoch)).or_insert(me);
+                    if claimed != me {
+                        self.report("single-leader", tp, seq, format!("{tp}: both {claimed} and {me} led in leader epoch {epoch}"));
+                    }
+                }
+            }
+            self.match_logs(me, tp, part, seq, node_name);
+        }
+    }
+
+    fn match_logs(&mut self, me: BrokerId, tp: &TopicPartition, part: &crate::model::broker::Partition, seq: u64, node_name: &str) {
+        let hw = part.log.high_watermark();
+        let key = (me, tp.clone());
+        let from = self.verified.get(&key).copied().unwrap_or(part.log.log_start_offset());
+        if hw <= from {
+            return;
+        }
+        let committed = self.committed.entry(tp.clone()).or_default();
+        let mut mismatch = None;
+        for (offset, record) in part.log.records().skip_while(|(o, _)| *o < from).take_while(|(o, _)| *o < hw) {
+            match committed.get(&offset) {
+                None => {
+                    committed.insert(offset, (record.id, me));
+                }
+                Some((id, other)) if *id != record.id && mismatch.is_none() => mismatch = Some((offset, *id, *other, record.id)),
+                Some(_) => {}
+            }
+        }
+        self.verified.insert(key, hw);
+        if let Some((offset, theirs, other, ours)) = mismatch {
+            self.report(
+                "log-matching",
+                tp,
+                seq,
+                format!("{tp}: below the high watermark, offset {offset} is {ours} on {node_name} but was committed as {theirs} on {other}"),
+            );
+        }
+    }
+
+    fn report(&mut self, kind: &'static str, tp: &TopicPartition, seq: u64, summary: String) {
+        if self.reported.insert((kind, tp.clone())) {
+            self.violations.push(Violation { kind: kind.into(), summary, evidence: vec![seq.saturating_sub(1)] });
+        }
+    }
+
+    pub fn into_violations(self) -> Vec<Violation> {
+        self.violations
+    }
+}
+
+/// `read-above-hw`: every record a poll returned lies below the high watermark that came with it.
+pub fn check_reads_below_hw(history: &[HistoryEntry<Observation>]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for h in history {
+        if let Observation::Polled { partition, records, high_watermark } = &h.obs {
+            if let Some((o, r)) = records.iter().find(|(o, _)| o >= high_watermark) {
+                if seen.insert(partition.clone()) {
+                    out.push(Violation {
+                        kind: "read-above-hw".into(),
+                        summary: format!("{partition}: record {r} at offset {o} was delivered with high watermark {high_watermark}"),
+                        evidence: vec![h.seq],
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The names of the invariants this module checks.
+pub const NAMES: &[&str] = &["log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw"];
