@@ -45,6 +45,23 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run a scenario over many seeds, on several threads, and report every seed whose outcome is
+    /// not what the scenario expects.
+    Explore {
+        scenario: PathBuf,
+        /// A seed range `A..B` (B excluded), `A..=B`, or one seed.
+        #[arg(long, default_value = "1..101")]
+        seeds: String,
+        /// Threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Stop at the first seed that does not meet the expectation.
+        #[arg(long)]
+        until_failure: bool,
+        /// Write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Run each seed twice and compare trace digests.
     CheckDeterminism {
         scenario: PathBuf,
@@ -59,6 +76,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { scenario, seed, json, trace, force } => run(&scenario, seed, json, trace, force),
         Command::CheckDeterminism { scenario, seeds } => check_determinism(&scenario, &seeds),
+        Command::Explore { scenario, seeds, jobs, until_failure, json } => explore(&scenario, &seeds, jobs, until_failure, json),
     }
 }
 
@@ -183,4 +201,41 @@ fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
     }
     println!("deterministic: {count} seeds, each run twice, identical digests");
     ExitCode::from(EXIT_MATCHED)
+}
+
+fn explore(path: &PathBuf, seeds: &str, jobs: Option<usize>, until_failure: bool, json: Option<PathBuf>) -> ExitCode {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(range) = parse_seeds(seeds) else {
+        eprintln!("error: --seeds {seeds}: expected A..B, A..=B or a seed");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let started = Instant::now();
+    let progress = |r: &RunReport| {
+        if !r.matched {
+            println!("seed {}: {} (expected {}) — reproduce: {}", r.seed, r.verdict, r.expected, r.reproduce);
+        }
+    };
+    let report = crate::explore::sweep::sweep(&scenario, range, jobs, until_failure, &progress);
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "{} seeds of {} on {jobs} thread(s) in {wall:.2}s ({:.1} seeds/s, {} events/s, {:.0} virtual s per wall s): {} not as expected",
+        report.seeds_run,
+        report.scenario,
+        report.seeds_run as f64 / wall.max(1e-9),
+        rate(report.events, wall),
+        report.virtual_time_s / wall.max(1e-9),
+        report.failures.len()
+    );
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).expect("json");
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    ExitCode::from(if report.failures.is_empty() { EXIT_MATCHED } else { EXIT_MISMATCH })
 }

@@ -1,10 +1,20 @@
-//! The disk model: one per node, a set of named files of typed entries, with a page cache.
+//! The disk model: one per node, a set of named files of typed entries behind a page cache.
 //!
-//! Every operation lands in the page cache at once (the *cached* view, which the actor sees). An
-//! fsync makes durable what the file held *when the fsync was issued*; it completes after the
-//! configured latency. A crash throws away everything not durable: each file reverts to its
-//! durable content, or, with `torn_tail`, keeps a chosen prefix of its unsynced appends (pages the
-//! OS happened to write back). A graceful stop syncs everything.
+//! Contract. Every operation lands in the page cache at once: the *cached* view, which is what the
+//! running actor reads. `Fsync(file)` makes durable what the file held *when the fsync was
+//! issued* (entries appended after the call are not covered), and completes after the configured
+//! latency, when the engine calls [`Disk::complete_sync`]. A crash throws away everything not
+//! durable and cancels the fsyncs in flight: each file reverts to its durable content, or, with
+//! `torn_tail`, keeps a chooser-picked prefix of its unsynced appends (pages the OS happened to
+//! write back) when its cache is its durable content plus appends (no rewrite, and no truncation
+//! into the durable entries, since the fsync that made them durable was issued). Truncations and
+//! rewrites are unsynced like appends: a crash before their fsync completes brings the old
+//! durable data back.
+//! A graceful stop (or a kill that leaves the OS running) writes the whole cache back.
+//!
+//! The bookkeeping is built for logs of thousands of entries: an fsync records a length, not a
+//! copy, and only the entries a later truncate or rewrite would destroy are copied aside for the
+//! fsyncs still in flight.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +25,9 @@ use crate::model::{DiskImage, DiskOp, NodeId, SimDuration};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiskConfig {
+    /// How long an fsync takes from issue to completion.
     pub fsync_latency: SimDuration,
+    /// Whether a crash may keep part of the unsynced appends.
     pub torn_tail: bool,
 }
 
@@ -25,51 +37,57 @@ impl Default for DiskConfig {
     }
 }
 
-/// Identifies an fsync in flight; a crash makes every earlier token stale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SyncToken {
-    epoch: u64,
-    id: u64,
-}
+/// An fsync in flight, handed to the engine by [`Disk::apply`] and back by
+/// [`Disk::complete_sync`]. Tokens are never reused, so one that outlived a crash finds nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SyncToken(u64);
 
 #[derive(Clone, Debug)]
 struct File<E> {
     cached: Vec<E>,
     durable: Vec<E>,
-    /// Whether the cache is the durable content plus appends only (no truncate or rewrite since
-    /// the last sync): then the first `durable.len()` cached entries equal the durable ones.
-    append_only: bool,
-    /// Truncations and rewrites so far.
-    rewrites: u64,
+    /// How many leading entries `cached` and `durable` are known to share. Always at most both
+    /// lengths. `common == durable.len()` means the cache is the durable content plus appends.
+    common: usize,
+    /// Whether the file was rewritten since the fsync that produced `durable` was issued. A
+    /// rewrite is a write-and-rename: a crash shows the old file or the new one, never a prefix of
+    /// the new one, so it rules out a torn tail even when `durable` is empty.
+    rewritten: bool,
+    /// The issue number of the fsync whose content `durable` holds. Completions can arrive out of
+    /// issue order (two fsyncs due at the same instant); an older one must not undo a newer one.
+    durable_seq: u64,
 }
 
 impl<E> Default for File<E> {
     fn default() -> Self {
-        File { cached: Vec::new(), durable: Vec::new(), append_only: true, rewrites: 0 }
+        File { cached: Vec::new(), durable: Vec::new(), common: 0, rewritten: false, durable_seq: 0 }
     }
 }
 
-/// What an fsync in flight will make durable.
+/// What an fsync in flight will make durable: the cache content at issue, which is always
+/// `cached[..shared] ++ tail`. While nothing but appends happen, `tail` stays empty; a truncate or
+/// rewrite that would destroy covered entries first moves them into `tail`.
 #[derive(Clone, Debug)]
-enum PendingSync<E> {
-    /// The cache was durable + appends: the first `len` cached entries become durable.
-    Prefix { file: String, len: usize },
-    /// The file was truncated or rewritten: this snapshot becomes the durable content.
-    /// `rewrites` is the file's count when the fsync was issued.
-    Snapshot { file: String, entries: Vec<E>, rewrites: u64 },
+struct PendingSync<E> {
+    file: String,
+    shared: usize,
+    tail: Vec<E>,
+    /// Whether the file was rewritten after this fsync was issued.
+    rewritten_after: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct Disk<E> {
     files: BTreeMap<String, File<E>>,
+    /// Fsyncs in flight, by issue number.
     pending: BTreeMap<u64, PendingSync<E>>,
-    epoch: u64,
-    next_id: u64,
+    /// The next issue number; starts at 1 so that 0 means "no fsync yet".
+    next_seq: u64,
 }
 
 impl<E: Clone> Default for Disk<E> {
     fn default() -> Self {
-        Disk { files: BTreeMap::new(), pending: BTreeMap::new(), epoch: 0, next_id: 0 }
+        Disk { files: BTreeMap::new(), pending: BTreeMap::new(), next_seq: 1 }
     }
 }
 
@@ -78,8 +96,8 @@ impl<E: Clone> Disk<E> {
         Self::default()
     }
 
-    /// Applies one operation to the page cache. An fsync returns its token; the engine calls
-    /// [`Disk::complete_sync`] when its latency has passed.
+    /// Applies one operation to the page cache. An fsync returns its token: the engine calls
+    /// [`Disk::complete_sync`] with it once the fsync latency has passed.
     pub fn apply(&mut self, op: DiskOp<E>) -> Option<SyncToken> {
         match op {
             DiskOp::Append { file, entry } => {
@@ -87,124 +105,129 @@ impl<E: Clone> Disk<E> {
                 None
             }
             DiskOp::Truncate { file, len } => {
-                if len < self.cached(&file).len() {
-                    self.freeze_pending(&file);
-                    let f = self.files.get_mut(&file).expect("non-empty files exist");
-                    f.cached.truncate(len);
-                    f.rewrites += 1;
-                    if len < f.durable.len() {
-                        f.append_only = false;
-                    }
+                // Truncating to the current length or beyond changes nothing (and creates nothing).
+                let f = self.files.get_mut(&file)?;
+                if len >= f.cached.len() {
+                    return None;
                 }
+                for p in self.pending.values_mut().filter(|p| p.file == file && p.shared > len) {
+                    let mut tail = Vec::with_capacity(p.shared - len + p.tail.len());
+                    tail.extend_from_slice(&f.cached[len..p.shared]);
+                    tail.append(&mut p.tail);
+                    p.tail = tail;
+                    p.shared = len;
+                }
+                f.cached.truncate(len);
+                f.common = f.common.min(len);
                 None
             }
             DiskOp::Rewrite { file, entries } => {
-                self.freeze_pending(&file);
-                let f = self.files.entry(file).or_default();
-                f.cached = entries;
-                f.rewrites += 1;
-                f.append_only = false;
+                let f = self.files.entry(file.clone()).or_default();
+                let old = std::mem::replace(&mut f.cached, entries);
+                for p in self.pending.values_mut().filter(|p| p.file == file) {
+                    if p.shared > 0 {
+                        let mut tail = Vec::with_capacity(p.shared + p.tail.len());
+                        tail.extend_from_slice(&old[..p.shared]);
+                        tail.append(&mut p.tail);
+                        p.tail = tail;
+                        p.shared = 0;
+                    }
+                    p.rewritten_after = true;
+                }
+                f.common = 0;
+                f.rewritten = true;
                 None
             }
             DiskOp::Fsync { file } => {
                 let f = self.files.entry(file.clone()).or_default();
-                let pending = if f.append_only {
-                    PendingSync::Prefix { file, len: f.cached.len() }
-                } else {
-                    PendingSync::Snapshot { file, entries: f.cached.clone(), rewrites: f.rewrites }
-                };
-                let id = self.next_id;
-                self.next_id += 1;
-                self.pending.insert(id, pending);
-                Some(SyncToken { epoch: self.epoch, id })
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.pending.insert(seq, PendingSync { file, shared: f.cached.len(), tail: Vec::new(), rewritten_after: false });
+                Some(SyncToken(seq))
             }
         }
     }
 
-    /// Completes an fsync: returns the file and how many entries are now durable, or `None` when a
-    /// crash came first.
+    /// Completes an fsync: what the file held when it was issued is now durable. Returns the file
+    /// and how many entries that was (what the actor is told), or `None` when a crash or stop came
+    /// first and the fsync is gone.
     pub fn complete_sync(&mut self, token: SyncToken) -> Option<(String, usize)> {
-        if token.epoch != self.epoch {
-            return None;
+        let p = self.pending.remove(&token.0)?;
+        let f = self.files.get_mut(&p.file).expect("an fsync names a file it created");
+        let len = p.shared + p.tail.len();
+        // A later-issued fsync already completed: its content is newer, and stays.
+        if token.0 > f.durable_seq {
+            f.durable_seq = token.0;
+            // durable[..keep] == cached[..keep] == the synced content's first `keep` entries, so
+            // only what differs is copied.
+            let keep = f.common.min(p.shared);
+            f.durable.truncate(keep);
+            f.durable.extend_from_slice(&f.cached[keep..p.shared]);
+            f.durable.extend(p.tail);
+            f.common = p.shared;
+            f.rewritten = p.rewritten_after;
         }
-        match self.pending.remove(&token.id)? {
-            PendingSync::Prefix { file, len } => {
-                // Still append-only: a truncate or rewrite since would have frozen this sync into
-                // a snapshot.
-                let f = self.files.get_mut(&file).expect("synced files exist");
-                if len > f.durable.len() {
-                    let from = f.durable.len();
-                    f.durable.extend_from_slice(&f.cached[from..len]);
-                }
-                Some((file, len))
-            }
-            PendingSync::Snapshot { file, entries, rewrites } => {
-                let f = self.files.get_mut(&file).expect("synced files exist");
-                let len = entries.len();
-                f.durable = entries;
-                // With no truncate or rewrite since the fsync was issued, the cache is the
-                // snapshot plus appends.
-                f.append_only = f.rewrites == rewrites;
-                Some((file, len))
-            }
-        }
+        Some((p.file, len))
     }
 
-    /// A machine crash: each file reverts to its durable content (plus, with `torn_tail`, a chosen
-    /// prefix of its unsynced appends); every fsync in flight is lost.
+    /// A machine crash: every fsync in flight is lost and each file reverts to its durable
+    /// content. With `torn_tail`, a file whose cache is its durable content plus appends keeps
+    /// the first `k` of its `n` unsynced entries, `k` asked of the chooser among `0..=n` (files in
+    /// name order, only files with `n > 0`). Afterwards the cache equals [`Disk::image`].
     pub fn crash(&mut self, cfg: &DiskConfig, node: NodeId, chooser: &mut dyn Chooser) {
-        self.epoch += 1;
         self.pending.clear();
         for f in self.files.values_mut() {
-            if f.append_only {
-                let mut kept = f.durable.len();
-                if cfg.torn_tail && f.cached.len() > kept {
-                    kept += chooser.pick(Choice::TornTail { node }, f.cached.len() - kept + 1);
-                }
-                f.cached.truncate(kept);
-                f.durable.clone_from(&f.cached);
+            let d = f.durable.len();
+            if f.common == d && !f.rewritten {
+                let n = f.cached.len() - d;
+                let kept = if cfg.torn_tail && n > 0 { chooser.pick(Choice::TornTail { node }, n + 1) } else { 0 };
+                f.cached.truncate(d + kept);
+                f.durable.extend_from_slice(&f.cached[d..]);
             } else {
-                f.cached.clone_from(&f.durable);
+                f.cached.truncate(f.common);
+                f.cached.extend_from_slice(&f.durable[f.common..]);
             }
-            f.append_only = true;
+            f.common = f.cached.len();
+            f.rewritten = false;
         }
     }
 
-    /// Before a truncate or rewrite of `file`: turn its fsyncs in flight into snapshots of what
-    /// they cover, since the cache is about to stop being their content plus appends.
-    fn freeze_pending(&mut self, file: &str) {
-        let Some(f) = self.files.get(file) else { return };
-        for p in self.pending.values_mut() {
-            if let PendingSync::Prefix { file: name, len } = p {
-                if name == file {
-                    let entries = f.cached[..*len].to_vec();
-                    *p = PendingSync::Snapshot { file: name.clone(), entries, rewrites: f.rewrites };
-                }
-            }
-        }
-    }
-
-    /// A graceful stop (or the OS writing back the page cache): everything becomes durable.
+    /// A graceful stop, or a kill that leaves the OS running: the page cache is written back and
+    /// everything becomes durable. The process is gone, so its fsyncs in flight are forgotten.
     pub fn sync_all(&mut self) {
         self.pending.clear();
-        self.epoch += 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
         for f in self.files.values_mut() {
-            f.durable = f.cached.clone();
-            f.append_only = true;
+            f.durable.truncate(f.common);
+            f.durable.extend_from_slice(&f.cached[f.common..]);
+            f.common = f.cached.len();
+            f.rewritten = false;
+            f.durable_seq = seq;
         }
     }
 
+    /// The file as the running actor sees it (empty if it does not exist).
     pub fn cached(&self, file: &str) -> &[E] {
         self.files.get(file).map_or(&[], |f| f.cached.as_slice())
     }
 
+    /// The file as a crash right now would leave it, torn tails aside.
     pub fn durable(&self, file: &str) -> &[E] {
         self.files.get(file).map_or(&[], |f| f.durable.as_slice())
     }
 
-    /// Cached entries beyond the durable ones (what a crash would lose, for an append-only file).
+    /// Cached entries not known to be durable: those past the prefix the cache shares with the
+    /// durable content. For a file only appended to, the appends since its last completed fsync;
+    /// after a rewrite, the whole file. An unsynced truncation of durable entries counts nothing
+    /// here (it removed entries, it added none): compare [`Disk::cached`] and [`Disk::durable`].
     pub fn unsynced_len(&self, file: &str) -> usize {
-        self.files.get(file).map_or(0, |f| f.cached.len().saturating_sub(f.durable.len()))
+        self.files.get(file).map_or(0, |f| f.cached.len() - f.common)
+    }
+
+    /// How many fsyncs are in flight.
+    pub fn syncs_in_flight(&self) -> usize {
+        self.pending.len()
     }
 
     /// The durable content of every file: what a restart after a crash sees.
@@ -212,6 +235,7 @@ impl<E: Clone> Disk<E> {
         DiskImage { files: self.files.iter().map(|(n, f)| (n.clone(), f.durable.clone())).collect() }
     }
 
+    /// Every file ever written, in name order.
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
     }
@@ -220,129 +244,338 @@ impl<E: Clone> Disk<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
-    fn append(d: &mut Disk<u32>, v: u32) {
-        d.apply(DiskOp::Append { file: "f".into(), entry: v });
+    fn append(d: &mut Disk<u32>, file: &str, v: u32) {
+        assert_eq!(d.apply(DiskOp::Append { file: file.into(), entry: v }), None);
     }
-    fn fsync(d: &mut Disk<u32>) -> SyncToken {
-        d.apply(DiskOp::Fsync { file: "f".into() }).expect("fsync gives a token")
+    fn truncate(d: &mut Disk<u32>, file: &str, len: usize) {
+        assert_eq!(d.apply(DiskOp::Truncate { file: file.into(), len }), None);
+    }
+    fn rewrite(d: &mut Disk<u32>, file: &str, entries: Vec<u32>) {
+        assert_eq!(d.apply(DiskOp::Rewrite { file: file.into(), entries }), None);
+    }
+    fn fsync(d: &mut Disk<u32>, file: &str) -> SyncToken {
+        d.apply(DiskOp::Fsync { file: file.into() }).expect("an fsync gives a token")
+    }
+    fn synced(file: &str, len: usize) -> Option<(String, usize)> {
+        Some((file.to_string(), len))
     }
 
-    /// Picks a fixed index, and counts the questions.
-    struct Fixed(usize, u32);
+    /// Answers every pick with a fixed index (capped to the range) and records each question's
+    /// range.
+    struct Fixed {
+        index: usize,
+        asked: Vec<usize>,
+    }
     impl Chooser for Fixed {
-        fn pick(&mut self, _: Choice, n: usize) -> usize {
-            self.1 += 1;
-            self.0.min(n - 1)
+        fn pick(&mut self, what: Choice, n: usize) -> usize {
+            assert_eq!(what, Choice::TornTail { node: NodeId(4) });
+            self.asked.push(n);
+            self.index.min(n - 1)
         }
-        fn duration(&mut self, _: Choice, min: SimDuration, _: SimDuration) -> SimDuration {
-            min
+        fn duration(&mut self, _: Choice, _: SimDuration, _: SimDuration) -> SimDuration {
+            panic!("the disk asks for no durations")
         }
         fn chance(&mut self, _: Choice, _: f64) -> bool {
-            false
+            panic!("the disk asks for no chances")
         }
     }
 
-    fn crash(d: &mut Disk<u32>, torn_tail: bool, pick: usize) -> u32 {
-        let mut c = Fixed(pick, 0);
-        d.crash(&DiskConfig { torn_tail, ..DiskConfig::default() }, NodeId(0), &mut c);
-        c.1
+    /// Crashes `d` and returns the ranges the chooser was asked about.
+    fn crash(d: &mut Disk<u32>, torn_tail: bool, index: usize) -> Vec<usize> {
+        let mut c = Fixed { index, asked: Vec::new() };
+        d.crash(&DiskConfig { torn_tail, ..DiskConfig::default() }, NodeId(4), &mut c);
+        for name in d.files().map(str::to_string).collect::<Vec<_>>() {
+            assert_eq!(d.cached(&name), d.durable(&name), "after a crash the cache is the durable content");
+            assert_eq!(d.unsynced_len(&name), 0);
+        }
+        assert_eq!(d.syncs_in_flight(), 0);
+        c.asked
     }
 
     #[test]
     fn a_crash_loses_exactly_the_unsynced_suffix() {
         let mut d = Disk::new();
-        (0..5).for_each(|v| append(&mut d, v));
-        let t = fsync(&mut d);
-        assert_eq!(d.complete_sync(t), Some(("f".into(), 5)));
-        (5..8).for_each(|v| append(&mut d, v));
+        (0..5).for_each(|v| append(&mut d, "f", v));
+        let t = fsync(&mut d, "f");
+        assert_eq!(d.complete_sync(t), synced("f", 5));
+        (5..8).for_each(|v| append(&mut d, "f", v));
         assert_eq!(d.unsynced_len("f"), 3);
-        assert_eq!(crash(&mut d, false, 0), 0, "no torn tail: the chooser is not asked");
+        assert_eq!(crash(&mut d, false, 0), Vec::<usize>::new(), "without torn tails the chooser is not asked");
         assert_eq!(d.cached("f"), &[0, 1, 2, 3, 4]);
         assert_eq!(d.image().file("f"), &[0, 1, 2, 3, 4]);
     }
 
     #[test]
-    fn an_fsync_covers_what_was_there_when_it_was_issued() {
+    fn an_fsync_covers_only_what_was_there_when_it_was_issued() {
         let mut d = Disk::new();
-        append(&mut d, 1);
-        append(&mut d, 2);
-        let t = fsync(&mut d);
-        append(&mut d, 3);
-        assert_eq!(d.complete_sync(t), Some(("f".into(), 2)));
+        append(&mut d, "f", 1);
+        append(&mut d, "f", 2);
+        let t = fsync(&mut d, "f");
+        append(&mut d, "f", 3);
+        assert_eq!(d.durable("f"), &[] as &[u32], "not durable before the completion");
+        assert_eq!(d.complete_sync(t), synced("f", 2));
         assert_eq!(d.durable("f"), &[1, 2]);
+        assert_eq!(d.unsynced_len("f"), 1);
+        assert_eq!(d.complete_sync(t), None, "a token completes once");
     }
 
     #[test]
     fn a_crash_before_the_fsync_completes_loses_the_data_and_the_late_completion() {
         let mut d = Disk::new();
-        append(&mut d, 1);
-        let t = fsync(&mut d);
-        crash(&mut d, false, 0);
+        append(&mut d, "f", 1);
+        let t = fsync(&mut d, "f");
+        assert_eq!(crash(&mut d, false, 0), Vec::<usize>::new());
         assert_eq!(d.complete_sync(t), None);
-        assert!(d.cached("f").is_empty());
-        assert!(d.durable("f").is_empty());
+        assert_eq!(d.cached("f"), &[] as &[u32]);
+        assert_eq!(d.durable("f"), &[] as &[u32]);
+        // A fresh fsync after the crash is not confused with the stale one.
+        append(&mut d, "f", 2);
+        let t2 = fsync(&mut d, "f");
+        assert_ne!(t, t2);
+        assert_eq!(d.complete_sync(t2), synced("f", 1));
+        assert_eq!(d.durable("f"), &[2]);
     }
 
     #[test]
-    fn an_unsynced_truncate_is_undone_by_a_crash_and_a_synced_one_persists() {
+    fn an_unsynced_truncate_is_undone_by_a_crash() {
         let mut d = Disk::new();
-        (0..4).for_each(|v| append(&mut d, v));
-        let t = fsync(&mut d);
+        (0..4).for_each(|v| append(&mut d, "f", v));
+        let t = fsync(&mut d, "f");
         d.complete_sync(t);
-        d.apply(DiskOp::Truncate { file: "f".into(), len: 2 });
-        assert_eq!(d.cached("f"), &[0, 1]);
-        crash(&mut d, true, 9);
+        truncate(&mut d, "f", 2);
+        append(&mut d, "f", 9);
+        assert_eq!(d.cached("f"), &[0, 1, 9]);
+        assert_eq!(d.unsynced_len("f"), 1);
+        // The cache is no longer durable + appends: no torn tail, the chooser is not asked.
+        assert_eq!(crash(&mut d, true, 1), Vec::<usize>::new());
         assert_eq!(d.cached("f"), &[0, 1, 2, 3], "the durable data comes back");
-        d.apply(DiskOp::Truncate { file: "f".into(), len: 2 });
-        let t = fsync(&mut d);
-        append(&mut d, 7);
+    }
+
+    #[test]
+    fn a_synced_truncate_persists() {
+        let mut d = Disk::new();
+        (0..4).for_each(|v| append(&mut d, "f", v));
+        let t = fsync(&mut d, "f");
         d.complete_sync(t);
-        crash(&mut d, false, 0);
+        truncate(&mut d, "f", 2);
+        let t = fsync(&mut d, "f");
+        append(&mut d, "f", 7);
+        assert_eq!(d.complete_sync(t), synced("f", 2));
+        assert_eq!(d.durable("f"), &[0, 1]);
+        assert_eq!(crash(&mut d, false, 0), Vec::<usize>::new());
         assert_eq!(d.cached("f"), &[0, 1]);
     }
 
     #[test]
     fn a_truncate_after_an_fsync_was_issued_does_not_change_what_it_syncs() {
         let mut d = Disk::new();
-        (0..4).for_each(|v| append(&mut d, v));
-        let t = fsync(&mut d);
-        d.apply(DiskOp::Truncate { file: "f".into(), len: 1 });
-        d.complete_sync(t);
+        (0..4).for_each(|v| append(&mut d, "f", v));
+        let t = fsync(&mut d, "f");
+        truncate(&mut d, "f", 3);
+        truncate(&mut d, "f", 1);
+        append(&mut d, "f", 8);
+        assert_eq!(d.complete_sync(t), synced("f", 4));
         assert_eq!(d.durable("f"), &[0, 1, 2, 3]);
-        assert_eq!(d.cached("f"), &[0]);
+        assert_eq!(d.cached("f"), &[0, 8]);
+        assert_eq!(d.unsynced_len("f"), 1);
+        assert_eq!(crash(&mut d, true, 5), Vec::<usize>::new());
+        assert_eq!(d.cached("f"), &[0, 1, 2, 3]);
     }
 
     #[test]
-    fn a_synced_rewrite_persists() {
+    fn a_synced_rewrite_persists_and_an_unsynced_one_is_all_or_nothing() {
         let mut d = Disk::new();
-        append(&mut d, 1);
-        d.apply(DiskOp::Rewrite { file: "f".into(), entries: vec![8, 9] });
-        let t = fsync(&mut d);
-        d.complete_sync(t);
-        append(&mut d, 10);
-        crash(&mut d, false, 0);
+        append(&mut d, "f", 1);
+        rewrite(&mut d, "f", vec![8, 9]);
+        let t = fsync(&mut d, "f");
+        rewrite(&mut d, "f", vec![5]);
+        assert_eq!(d.complete_sync(t), synced("f", 2));
+        assert_eq!(d.durable("f"), &[8, 9]);
+        assert_eq!(d.cached("f"), &[5]);
+        assert_eq!(crash(&mut d, true, 0), Vec::<usize>::new());
         assert_eq!(d.cached("f"), &[8, 9]);
+        // A rewrite of a file that was never synced is not a torn tail of appends either.
+        rewrite(&mut d, "g", vec![1, 2, 3]);
+        assert_eq!(d.unsynced_len("g"), 3);
+        assert_eq!(crash(&mut d, true, 2), Vec::<usize>::new());
+        assert_eq!(d.cached("g"), &[] as &[u32]);
     }
 
     #[test]
     fn a_torn_tail_keeps_a_chosen_prefix_of_the_unsynced_appends() {
-        let mut d = Disk::new();
-        append(&mut d, 0);
-        let t = fsync(&mut d);
-        d.complete_sync(t);
-        (1..6).for_each(|v| append(&mut d, v));
-        assert_eq!(crash(&mut d, true, 2), 1);
-        assert_eq!(d.cached("f"), &[0, 1, 2]);
-        assert_eq!(d.durable("f"), &[0, 1, 2]);
+        for (index, expect) in [(0, vec![0]), (2, vec![0, 1, 2]), (5, vec![0, 1, 2, 3, 4, 5])] {
+            let mut d = Disk::new();
+            append(&mut d, "f", 0);
+            let t = fsync(&mut d, "f");
+            d.complete_sync(t);
+            (1..6).for_each(|v| append(&mut d, "f", v));
+            assert_eq!(crash(&mut d, true, index), vec![6], "5 unsynced entries: 6 choices");
+            assert_eq!(d.cached("f"), expect.as_slice());
+            assert_eq!(d.image().file("f"), expect.as_slice());
+        }
     }
 
     #[test]
-    fn sync_all_makes_everything_durable() {
+    fn a_torn_tail_is_asked_per_file_with_unsynced_appends_in_name_order() {
         let mut d = Disk::new();
-        (0..3).for_each(|v| append(&mut d, v));
+        (0..3).for_each(|v| append(&mut d, "b", v));
+        append(&mut d, "a", 0);
+        let t = fsync(&mut d, "c");
+        d.complete_sync(t);
+        // A truncate of unsynced appends only leaves the cache durable + appends.
+        (0..4).for_each(|v| append(&mut d, "d", v));
+        truncate(&mut d, "d", 2);
+        assert_eq!(crash(&mut d, true, 1), vec![2, 4, 3]);
+        assert_eq!(d.cached("a"), &[0]);
+        assert_eq!(d.cached("b"), &[0]);
+        assert_eq!(d.cached("d"), &[0]);
+        assert_eq!(d.files().collect::<Vec<_>>(), vec!["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn an_older_fsync_completing_last_does_not_undo_a_newer_one() {
+        let mut d = Disk::new();
+        rewrite(&mut d, "f", vec![1]);
+        let older = fsync(&mut d, "f");
+        rewrite(&mut d, "f", vec![2, 3]);
+        let newer = fsync(&mut d, "f");
+        append(&mut d, "f", 4);
+        assert_eq!(d.complete_sync(newer), synced("f", 2));
+        assert_eq!(d.complete_sync(older), synced("f", 1), "the actor still hears of its fsync");
+        assert_eq!(d.durable("f"), &[2, 3]);
+        assert_eq!(d.unsynced_len("f"), 1);
+        assert_eq!(crash(&mut d, true, 1), vec![2], "the cache is durable + one append");
+        assert_eq!(d.cached("f"), &[2, 3, 4]);
+    }
+
+    #[test]
+    fn sync_all_makes_everything_durable_and_forgets_fsyncs_in_flight() {
+        let mut d = Disk::new();
+        (0..3).for_each(|v| append(&mut d, "f", v));
+        let t = fsync(&mut d, "f");
+        truncate(&mut d, "f", 1);
+        rewrite(&mut d, "g", vec![7]);
         d.sync_all();
-        crash(&mut d, false, 0);
-        assert_eq!(d.cached("f"), &[0, 1, 2]);
+        assert_eq!(d.complete_sync(t), None);
+        assert_eq!(d.unsynced_len("f"), 0);
+        assert_eq!(crash(&mut d, true, 0), Vec::<usize>::new());
+        assert_eq!(d.cached("f"), &[0]);
+        assert_eq!(d.cached("g"), &[7]);
+        assert_eq!(d.image().files.len(), 2);
+    }
+
+    /// The obvious model: every fsync copies the whole file, durable content is replaced by the
+    /// copy of the latest-issued completed fsync, and a torn tail needs the durable content to be a
+    /// prefix of the cache with no rewrite since the durable fsync was issued.
+    #[derive(Default)]
+    struct Reference {
+        cached: Vec<u32>,
+        durable: Vec<u32>,
+        durable_seq: u64,
+        rewrites: u64,
+        durable_rewrites: u64,
+    }
+
+    /// Random operations on two files, checked step by step against [`Reference`]. Every entry
+    /// written is a fresh number, so "is a prefix" cannot hold by coincidence.
+    #[test]
+    fn random_operations_agree_with_copying_every_fsync() {
+        for seed in 0..20u64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut d: Disk<u32> = Disk::new();
+            let mut r: BTreeMap<&str, Reference> = BTreeMap::new();
+            // token -> (file, issue seq, snapshot, rewrites at issue)
+            let mut pending: Vec<(SyncToken, &str, u64, Vec<u32>, u64)> = Vec::new();
+            let mut seq = 0;
+            let mut fresh = 0u32;
+            let mut chooser = Fixed { index: 0, asked: Vec::new() };
+            for step in 0..600 {
+                let file = if rng.random_bool(0.5) { "a" } else { "b" };
+                let roll = rng.random_range(0..100);
+                if roll < 45 {
+                    fresh += 1;
+                    append(&mut d, file, fresh);
+                    r.entry(file).or_default().cached.push(fresh);
+                } else if roll < 55 {
+                    let cur = d.cached(file).len();
+                    let len = rng.random_range(0..=cur + 1);
+                    truncate(&mut d, file, len);
+                    if let Some(f) = r.get_mut(file) {
+                        if len < f.cached.len() {
+                            f.cached.truncate(len);
+                        }
+                    }
+                } else if roll < 60 {
+                    let entries: Vec<u32> = (0..rng.random_range(0..4))
+                        .map(|_| {
+                            fresh += 1;
+                            fresh
+                        })
+                        .collect();
+                    rewrite(&mut d, file, entries.clone());
+                    let f = r.entry(file).or_default();
+                    f.cached = entries;
+                    f.rewrites += 1;
+                } else if roll < 75 {
+                    let t = fsync(&mut d, file);
+                    seq += 1;
+                    let f = r.entry(file).or_default();
+                    pending.push((t, file, seq, f.cached.clone(), f.rewrites));
+                } else if roll < 96 {
+                    if pending.is_empty() {
+                        continue;
+                    }
+                    let (t, file, s, snap, rewrites) = pending.remove(rng.random_range(0..pending.len()));
+                    assert_eq!(d.complete_sync(t), synced(file, snap.len()), "seed {seed} step {step}");
+                    let f = r.get_mut(file).unwrap();
+                    if s > f.durable_seq {
+                        f.durable = snap;
+                        f.durable_seq = s;
+                        f.durable_rewrites = rewrites;
+                    }
+                } else if roll < 99 {
+                    chooser.index = rng.random_range(0..4);
+                    let cfg = DiskConfig { torn_tail: rng.random_bool(0.5), ..DiskConfig::default() };
+                    chooser.asked.clear();
+                    d.crash(&cfg, NodeId(4), &mut chooser);
+                    let mut expect_asked = Vec::new();
+                    for f in r.values_mut() {
+                        let appends_only = f.cached.starts_with(&f.durable) && f.rewrites == f.durable_rewrites;
+                        let n = if appends_only { f.cached.len() - f.durable.len() } else { 0 };
+                        if cfg.torn_tail && n > 0 {
+                            expect_asked.push(n + 1);
+                            let kept = f.durable.len() + chooser.index.min(n);
+                            f.cached.truncate(kept);
+                        } else {
+                            f.cached = f.durable.clone();
+                        }
+                        f.durable = f.cached.clone();
+                        f.durable_rewrites = f.rewrites;
+                    }
+                    assert_eq!(chooser.asked, expect_asked, "seed {seed} step {step}");
+                    for (t, ..) in pending.drain(..) {
+                        assert_eq!(d.complete_sync(t), None);
+                    }
+                } else {
+                    d.sync_all();
+                    for f in r.values_mut() {
+                        f.durable = f.cached.clone();
+                        f.durable_rewrites = f.rewrites;
+                    }
+                    seq += 1;
+                    for f in r.values_mut() {
+                        f.durable_seq = seq;
+                    }
+                    pending.clear();
+                }
+                for (name, f) in &r {
+                    assert_eq!(d.cached(name), f.cached.as_slice(), "seed {seed} step {step} file {name}");
+                    assert_eq!(d.durable(name), f.durable.as_slice(), "seed {seed} step {step} file {name}");
+                }
+            }
+        }
     }
 }

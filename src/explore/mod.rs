@@ -3,5 +3,6 @@
 
 pub mod determinism;
 pub mod runner;
+pub mod sweep;
 
 pub use runner::{run_scenario, RunOptions, RunReport, RunStats};
