@@ -5,3 +5,4 @@ mod scenario_errors;
 mod determinism;
 mod engine_limits;
 mod model_purity;
+mod replication;

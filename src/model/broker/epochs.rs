@@ -58,9 +58,70 @@ impl EpochCache {
     }
 }
 
+/// The leader's divergence check for a follower's fetch (KAFKA-10554): `Some((epoch, end))` when
+/// the leader's log does not hold the follower's last fetched epoch up to its fetch offset. The
+/// answer is the largest epoch the leader has at or below the follower's, and where it ends
+/// (KIP-279), or `(-1, -1)` when the leader has none.
+pub fn divergence(leader: &EpochCache, leader_leo: Offset, fetch_offset: Offset, last_fetched_epoch: LeaderEpoch) -> Option<(LeaderEpoch, Offset)> {
+    match leader.end_offset_for(last_fetched_epoch, leader_leo) {
+        Some((e, end)) if e == last_fetched_epoch && end >= fetch_offset => None,
+        Some((e, end)) => Some((e, end)),
+        None => Some((LeaderEpoch(-1), Offset(-1))),
+    }
+}
+
+/// The follower's answer to a diverging epoch `(epoch, leader_end)`: if it has that epoch, the
+/// smaller of the two ends; otherwise the end of its own largest epoch below it (and it fetches
+/// again, iterating as KIP-279 describes). Never above its LEO nor below its log start.
+pub fn truncation_offset(own: &EpochCache, own_leo: Offset, own_log_start: Offset, diverging: (LeaderEpoch, Offset)) -> Offset {
+    let (epoch, leader_end) = diverging;
+    let to = match own.end_offset_for(epoch, own_leo) {
+        Some((e, own_end)) if e == epoch => own_end.min(leader_end),
+        Some((_, own_end)) => own_end,
+        None => own_log_start,
+    };
+    to.min(own_leo).max(own_log_start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// KIP-279's case: two leader changes before the follower fetches. The follower led epoch 1
+    /// (appending 10..15 that nobody else has); the new leader never saw epoch 1 and appended in
+    /// epoch 2 from offset 8.
+    #[test]
+    fn back_to_back_leader_changes_converge_on_the_common_prefix() {
+        let leader = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(2), Offset(8))]);
+        let leader_leo = Offset(20);
+        let mut follower = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(1), Offset(10))]);
+        let mut leo = Offset(15);
+        // First fetch: last fetched epoch 1, which the leader does not have.
+        let d = divergence(&leader, leader_leo, leo, follower.latest_epoch().unwrap()).expect("diverged");
+        assert_eq!(d, (LeaderEpoch(0), Offset(8)), "the largest epoch at or below 1, and its end");
+        leo = truncation_offset(&follower, leo, Offset(0), d);
+        assert_eq!(leo, Offset(8), "epoch 0 ends at 10 here, at 8 on the leader: the smaller");
+        follower.truncate_from_end(leo);
+        // Second fetch: last fetched epoch 0, consistent up to 8.
+        assert_eq!(follower.latest_epoch(), Some(LeaderEpoch(0)));
+        assert_eq!(divergence(&leader, leader_leo, leo, LeaderEpoch(0)), None);
+    }
+
+    #[test]
+    fn a_follower_without_the_leaders_epoch_truncates_to_its_own_epoch_end_and_asks_again() {
+        let follower = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(3), Offset(5))]);
+        // The leader answers epoch 2, which the follower never had: it goes back to the end of its
+        // largest epoch at or below 2 (epoch 0, ending at 5).
+        assert_eq!(truncation_offset(&follower, Offset(9), Offset(0), (LeaderEpoch(2), Offset(7))), Offset(5));
+    }
+
+    #[test]
+    fn a_follower_in_step_with_the_leader_does_not_diverge() {
+        let leader = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(1), Offset(4))]);
+        assert_eq!(divergence(&leader, Offset(9), Offset(6), LeaderEpoch(1)), None);
+        assert_eq!(divergence(&leader, Offset(9), Offset(4), LeaderEpoch(0)), None);
+        assert_eq!(divergence(&leader, Offset(9), Offset(5), LeaderEpoch(0)), Some((LeaderEpoch(0), Offset(4))));
+    }
 
     fn cache() -> EpochCache {
         EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(2), Offset(10)), (LeaderEpoch(5), Offset(30))])

@@ -157,13 +157,7 @@ impl Broker {
     }
 }
 
-/// The leader's divergence check for a follower's fetch: `Some((epoch, end offset))` when the
-/// leader's log does not hold the follower's last fetched epoch up to its fetch offset.
+/// The leader's divergence check for a follower's fetch (see [`super::epochs::divergence`]).
 fn diverging(part: &super::Partition, fp: &FetchPartition) -> Option<(LeaderEpoch, Offset)> {
-    let last = fp.last_fetched_epoch?;
-    match part.epochs.end_offset_for(last, part.log.log_end_offset()) {
-        Some((e, end)) if e == last && end >= fp.fetch_offset => None,
-        Some((e, end)) => Some((e, end)),
-        None => Some((LeaderEpoch(-1), Offset(-1))),
-    }
+    super::epochs::divergence(&part.epochs, part.log.log_end_offset(), fp.fetch_offset, fp.last_fetched_epoch?)
 }

@@ -377,3 +377,171 @@ fn recover_partition(
 /// How often the log flusher looks at `flush.ms` (Kafka's `log.flush.scheduler.interval.ms`
 /// defaults to never; a simulated broker that has `flush.ms` set checks every 100 ms).
 const FLUSH_CHECK_INTERVAL: SimDuration = SimDuration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::model::actor::Effect;
+    use crate::model::config::TopicConfig;
+    use crate::model::ids::{LeaderEpoch, RecordId};
+    use crate::model::metadata::{BrokerRegistration, PartitionState};
+    use crate::model::SimTime;
+
+    const CLIENT: NodeId = NodeId(9);
+
+    fn tp() -> TopicPartition {
+        TopicPartition::new("t", 0)
+    }
+
+    /// Broker b0 of a 3-broker cluster, leading t-0 with the given ISR.
+    fn leader(isr: &[i32], min_isr: i16, flush_messages: Option<u64>) -> Broker {
+        let mut topic = TopicConfig::new("t", 1);
+        topic.replication_factor = 3;
+        topic.min_insync_replicas = min_isr;
+        topic.flush_messages = flush_messages;
+        let brokers = (0..3).map(|i| (BrokerId(i), NodeId(i as u32))).collect();
+        let layout = ClusterLayout { brokers, topics: vec![topic], controller: NodeId(3), ..ClusterLayout::default() };
+        let mut b = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage::default());
+        b.broker_epoch = Some(1);
+        let mut image = MetadataImage { version: 1, ..MetadataImage::default() };
+        for i in 0..3 {
+            image.brokers.insert(BrokerId(i), BrokerRegistration { node: NodeId(i as u32), fenced: false, broker_epoch: 1 });
+        }
+        image.partitions.insert(
+            tp(),
+            PartitionState {
+                replicas: vec![BrokerId(0), BrokerId(1), BrokerId(2)],
+                isr: isr.iter().map(|i| BrokerId(*i)).collect(),
+                leader: Some(BrokerId(0)),
+                leader_epoch: LeaderEpoch(0),
+                partition_epoch: 0,
+            },
+        );
+        step(|ctx| b.apply_metadata(ctx, image));
+        b
+    }
+
+    fn step(f: impl FnOnce(&mut Ctx<'_, KafkaNode>)) -> Vec<Effect<KafkaNode>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(SimTime(1_000), NodeId(0), &mut rng, &mut out, None);
+        f(&mut ctx);
+        out
+    }
+
+    fn produce(n: u32, acks: Acks) -> ProduceRequest {
+        let records = (0..n).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 10 }).collect();
+        ProduceRequest { correlation_id: 7, acks, timeout_ms: 30_000, topic_data: vec![(tp(), records)] }
+    }
+
+    fn follower_fetch(follower: i32, offset: i64) -> FetchRequest {
+        FetchRequest {
+            correlation_id: 8,
+            replica_id: Some(BrokerId(follower)),
+            max_wait_ms: 0,
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            partitions: vec![FetchPartition {
+                partition: tp(),
+                fetch_offset: Offset(offset),
+                current_leader_epoch: Some(LeaderEpoch(0)),
+                last_fetched_epoch: Some(LeaderEpoch(0)),
+            }],
+        }
+    }
+
+    fn produce_responses(effects: &[Effect<KafkaNode>]) -> Vec<&ProduceResponse> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { to: CLIENT, msg: Msg::ProduceResponse(r) } => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn acks_all_is_answered_once_every_isr_member_has_fetched_past_the_batch() {
+        let mut b = leader(&[0, 1, 2], 2, None);
+        let fx = step(|ctx| b.on_produce(ctx, CLIENT, produce(3, Acks::All)));
+        assert!(produce_responses(&fx).is_empty(), "waits for the followers");
+        assert!(produce_responses(&step(|ctx| b.on_fetch(ctx, NodeId(1), follower_fetch(1, 3)))).is_empty());
+        let fx = step(|ctx| b.on_fetch(ctx, NodeId(2), follower_fetch(2, 3)));
+        let r = produce_responses(&fx);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].responses[0].error_code, r[0].responses[0].base_offset), (ErrorCode::None, Some(Offset(0))));
+        assert_eq!(b.partitions[&tp()].log.high_watermark(), Offset(3));
+    }
+
+    #[test]
+    fn acks1_is_answered_from_the_leader_alone() {
+        let mut b = leader(&[0, 1, 2], 2, None);
+        let r = step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::Leader)));
+        assert_eq!(produce_responses(&r).len(), 1);
+        assert_eq!(b.partitions[&tp()].log.high_watermark(), Offset(0), "but nothing is committed yet");
+    }
+
+    #[test]
+    fn acks_all_below_min_isr_is_refused_before_appending() {
+        let mut b = leader(&[0], 2, None);
+        let fx = step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::All)));
+        let r = produce_responses(&fx);
+        assert_eq!(r[0].responses[0].error_code, ErrorCode::NotEnoughReplicas);
+        assert_eq!(b.partitions[&tp()].log.log_end_offset(), Offset(0));
+    }
+
+    #[test]
+    fn a_follower_fetch_with_a_stale_epoch_is_fenced() {
+        let mut b = leader(&[0, 1, 2], 1, None);
+        let mut req = follower_fetch(1, 0);
+        req.partitions[0].current_leader_epoch = Some(LeaderEpoch(-1));
+        let fx = step(|ctx| b.on_fetch(ctx, NodeId(1), req));
+        let Some(Effect::Send { msg: Msg::FetchResponse(r), .. }) = fx.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!() };
+        assert_eq!(r.partitions[0].error_code, ErrorCode::FencedLeaderEpoch);
+    }
+
+    #[test]
+    fn losing_leadership_answers_pending_produces_not_leader() {
+        let mut b = leader(&[0, 1, 2], 2, None);
+        step(|ctx| b.on_produce(ctx, CLIENT, produce(1, Acks::All)));
+        let mut image = b.metadata.clone();
+        image.version += 1;
+        let s = image.partitions.get_mut(&tp()).unwrap();
+        s.leader = Some(BrokerId(1));
+        s.leader_epoch = LeaderEpoch(1);
+        let fx = step(|ctx| b.apply_metadata(ctx, image));
+        let r = produce_responses(&fx);
+        assert_eq!(r[0].responses[0].error_code, ErrorCode::NotLeaderOrFollower);
+    }
+
+    #[test]
+    fn flush_messages_holds_the_answer_until_the_fsync_completes() {
+        let mut b = leader(&[0], 1, Some(1));
+        let fx = step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::Leader)));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Fsync { file }) if file == "t-0.log")));
+        assert!(produce_responses(&fx).is_empty());
+        let fx = step(|ctx| b.on_disk(ctx, DiskDone::Synced { file: "t-0.log".into(), len: 1 }));
+        assert_eq!(produce_responses(&fx).len(), 1);
+    }
+
+    #[test]
+    fn recovery_rebuilds_the_log_and_takes_the_hw_from_the_checkpoint() {
+        let batch = RecordBatch {
+            base_offset: Offset(0),
+            partition_leader_epoch: LeaderEpoch(3),
+            records: (0..4).map(|seq| Record { id: RecordId { producer: 1, seq }, key: None, size: 5 }).collect(),
+        };
+        let files = [
+            ("t-0.log".to_string(), vec![DiskEntry::Batch(batch)]),
+            (HW_CHECKPOINT.to_string(), vec![DiskEntry::HighWatermark(tp(), Offset(2))]),
+        ];
+        let layout = ClusterLayout { brokers: vec![(BrokerId(0), NodeId(0))], topics: vec![TopicConfig::new("t", 1)], ..ClusterLayout::default() };
+        let b = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage { files: files.into_iter().collect() });
+        let p = &b.partitions[&tp()];
+        assert_eq!((p.log.log_end_offset(), p.log.high_watermark()), (Offset(4), Offset(2)));
+        assert_eq!(p.epochs.latest_epoch(), Some(LeaderEpoch(3)), "the epoch cache is rebuilt from the batches");
+    }
+}

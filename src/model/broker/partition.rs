@@ -171,3 +171,88 @@ impl Partition {
         leo >= epoch_start
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::RecordId;
+    use crate::model::protocol::Record;
+
+    const ME: BrokerId = BrokerId(0);
+
+    fn leader_with(records: u32, isr: &[i32], min_isr: i16) -> Partition {
+        let mut topic = TopicConfig::new("t", 1);
+        topic.replication_factor = 3;
+        topic.min_insync_replicas = min_isr;
+        let mut log = PartitionLog::default();
+        let recs = (0..records).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 1 }).collect();
+        log.append(recs, LeaderEpoch(0));
+        let mut p = Partition::new(topic, TopicPartition::new("t", 0), log, EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0))]));
+        p.state = Some(PartitionState {
+            replicas: vec![BrokerId(0), BrokerId(1), BrokerId(2)],
+            isr: isr.iter().map(|b| BrokerId(*b)).collect(),
+            leader: Some(ME),
+            leader_epoch: LeaderEpoch(0),
+            partition_epoch: 0,
+        });
+        p
+    }
+
+    #[test]
+    fn the_hw_is_the_minimum_leo_of_the_isr_and_waits_for_every_member() {
+        let mut p = leader_with(10, &[0, 1, 2], 1);
+        p.update_follower(BrokerId(1), Offset(7), SimTime(1));
+        assert!(!p.maybe_advance_leader_hw(ME, false), "b2 has not fetched: its LEO is unknown");
+        p.update_follower(BrokerId(2), Offset(4), SimTime(2));
+        assert!(p.maybe_advance_leader_hw(ME, false));
+        assert_eq!(p.log.high_watermark(), Offset(4));
+        p.update_follower(BrokerId(2), Offset(10), SimTime(3));
+        p.maybe_advance_leader_hw(ME, false);
+        assert_eq!(p.log.high_watermark(), Offset(7));
+    }
+
+    #[test]
+    fn a_follower_outside_the_isr_does_not_hold_the_hw() {
+        let mut p = leader_with(10, &[0, 1], 1);
+        p.update_follower(BrokerId(1), Offset(10), SimTime(1));
+        p.update_follower(BrokerId(2), Offset(2), SimTime(1));
+        p.maybe_advance_leader_hw(ME, false);
+        assert_eq!(p.log.high_watermark(), Offset(10));
+    }
+
+    #[test]
+    fn the_hw_is_frozen_below_min_insync_replicas_unless_the_kafka_15583_switch_is_on() {
+        let mut p = leader_with(10, &[0], 2);
+        assert!(p.is_under_min_isr());
+        assert!(!p.maybe_advance_leader_hw(ME, false));
+        assert!(p.maybe_advance_leader_hw(ME, true));
+        assert_eq!(p.log.high_watermark(), Offset(10));
+    }
+
+    #[test]
+    fn a_follower_that_stops_catching_up_is_out_of_sync_after_the_lag() {
+        let mut p = leader_with(10, &[0, 1, 2], 1);
+        let lag = SimDuration::from_secs(30);
+        p.update_follower(BrokerId(1), Offset(10), SimTime(0));
+        p.update_follower(BrokerId(2), Offset(3), SimTime(0));
+        assert!(p.out_of_sync(ME, SimTime(29_000_000), lag).is_empty());
+        assert_eq!(p.out_of_sync(ME, SimTime(31_000_000), lag), vec![BrokerId(2)]);
+        // Keeping up with the leader's LEO as of its previous fetch counts as caught up then.
+        p.update_follower(BrokerId(2), Offset(10), SimTime(31_000_000));
+        assert!(p.out_of_sync(ME, SimTime(31_000_000), lag).is_empty());
+    }
+
+    #[test]
+    fn joining_the_isr_needs_the_hw_and_the_epoch_start_kafka_7128() {
+        let mut p = leader_with(10, &[0, 1], 1);
+        // A new epoch started at offset 10: the leader was elected with LEO 10; HW still 6.
+        p.epochs.assign(LeaderEpoch(1), Offset(10));
+        p.state.as_mut().unwrap().leader_epoch = LeaderEpoch(1);
+        p.log.advance_high_watermark(Offset(6));
+        p.update_follower(BrokerId(2), Offset(8), SimTime(1));
+        assert!(!p.may_join_isr(BrokerId(2), false), "LEO 8 >= HW 6 but below the epoch start 10");
+        assert!(p.may_join_isr(BrokerId(2), true), "before KAFKA-7128 it would have joined");
+        p.update_follower(BrokerId(2), Offset(10), SimTime(2));
+        assert!(p.may_join_isr(BrokerId(2), false));
+    }
+}

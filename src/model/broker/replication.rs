@@ -126,13 +126,7 @@ impl Broker {
             }
             if let Some((epoch, end)) = data.diverging_epoch {
                 // Truncate to the end of the largest epoch both logs have (KAFKA-10554).
-                let own = part.epochs.end_offset_for(epoch, part.log.log_end_offset());
-                let to = match own {
-                    Some((e, own_end)) if e == epoch => own_end.min(end),
-                    Some((_, own_end)) => own_end,
-                    None => Offset(0),
-                };
-                let to = to.min(part.log.log_end_offset()).max(part.log.log_start_offset());
+                let to = super::epochs::truncation_offset(&part.epochs, part.log.log_end_offset(), part.log.log_start_offset(), (epoch, end));
                 let leo = part.log.log_end_offset();
                 truncate(ctx, part, to);
                 ctx.mark("broker.truncate.diverging_epoch");
