@@ -8,9 +8,11 @@
 //!    not a loss), the final committed log of `p` (the records below its high watermark at the
 //!    end of the run) holds `r` at offset `o`. Otherwise `r` was lost: the report says what stands
 //!    at `o` instead, if anything.
-//! 2. *Delivered*: every consumer that read `p` past `o` (it was handed a record of `p` at an
-//!    offset greater than `o`) was at some point handed `r` at `o`. Otherwise `r` was lost to that
-//!    consumer.
+//! 2. *Delivered*: every consumer that started reading `p` at or below `o` (its first position
+//!    on `p`) and read past `o` (it was handed a record of `p` at an offset greater than `o`) was
+//!    at some point handed `r` at `o`. Otherwise `r` was lost to that consumer. Offsets below the
+//!    final log start offset are exempt here too: retention may have deleted them before the
+//!    consumer came.
 //!
 //! The `acks` level of each lost record is reported: under `acks=1` Kafka documents the loss as
 //! possible, under `acks=all` it is a broken guarantee. A scenario that expects `lost-write`
@@ -38,6 +40,8 @@ struct Reads {
     /// Every (offset, record) it was handed, with the seq of the first poll that did.
     seen: BTreeMap<(Offset, RecordId), u64>,
     highest: Option<Offset>,
+    /// Where it first started reading.
+    first_position: Option<Offset>,
 }
 
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
@@ -52,6 +56,10 @@ pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
                 offset: *offset,
                 acks: *level,
             }),
+            Observation::PositionSet { partition, offset, .. } => {
+                let r = reads.entry((entry.node, partition.clone())).or_default();
+                r.first_position.get_or_insert(*offset);
+            }
             Observation::Polled { partition, records, .. } => {
                 let r = reads.entry((entry.node, partition.clone())).or_default();
                 for (offset, id) in records {
@@ -74,9 +82,16 @@ pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
         if reported.contains(&ack.record) {
             continue; // already reported as missing from the log
         }
+        let log_start = input.final_logs.get(&ack.partition).map_or(Offset(0), |l| l.log_start_offset);
+        if ack.offset < log_start {
+            continue;
+        }
         for ((node, partition), r) in &reads {
             if *partition != ack.partition || r.highest.is_none_or(|h| h <= ack.offset) {
                 continue;
+            }
+            if r.first_position.is_some_and(|start| start > ack.offset) {
+                continue; // it started after this offset: it never owed this record
             }
             if !r.seen.contains_key(&(ack.offset, ack.record)) {
                 let (who, rec, p, o, level) = (input.name(*node), ack.record, &ack.partition, ack.offset, ack.acks);
@@ -204,6 +219,19 @@ mod tests {
     #[test]
     fn a_consumer_that_stopped_before_the_offset_owes_nothing() {
         let h = vec![acked(1, 0, 0), acked(2, 1, 1), polled(4, &[(0, 0)])];
+        assert!(run(&h, &log(&[(0, 0), (1, 1)])).is_empty());
+    }
+
+    #[test]
+    fn a_consumer_that_started_later_owes_nothing_before_its_start() {
+        let mut h = vec![acked(1, 0, 0), acked(2, 1, 1)];
+        h.push(HistoryEntry {
+            seq: 3,
+            at: SimTime(3),
+            node: NodeId(2),
+            obs: Observation::PositionSet { partition: tp(), offset: Offset(1), reason: crate::model::observe::PositionReason::Start },
+        });
+        h.push(polled(4, &[(1, 1)]));
         assert!(run(&h, &log(&[(0, 0), (1, 1)])).is_empty());
     }
 

@@ -24,6 +24,8 @@ pub struct TopicConfig {
     pub retention_bytes: Option<u64>,
     /// `unclean.leader.election.enable` (default false).
     pub unclean_leader_election_enable: bool,
+    /// `segment.bytes` (default 1 GiB): retention deletes whole segments, never the active one.
+    pub segment_bytes: u64,
 }
 
 impl TopicConfig {
@@ -38,6 +40,7 @@ impl TopicConfig {
             retention_ms: Some(7 * 24 * 3600 * 1000),
             retention_bytes: None,
             unclean_leader_election_enable: false,
+            segment_bytes: 1 << 30,
         }
     }
 }
@@ -72,6 +75,8 @@ pub struct BrokerSettings {
     pub replica_fetch_backoff_ms: u64,
     /// `replica.high.watermark.checkpoint.interval.ms` (5000)
     pub hw_checkpoint_interval_ms: u64,
+    /// `log.retention.check.interval.ms` (300000)
+    pub retention_check_interval_ms: u64,
 }
 
 impl Default for BrokerSettings {
@@ -83,6 +88,7 @@ impl Default for BrokerSettings {
             replica_fetch_wait_max_ms: 500,
             replica_fetch_backoff_ms: 1_000,
             hw_checkpoint_interval_ms: 5_000,
+            retention_check_interval_ms: 300_000,
         }
     }
 }

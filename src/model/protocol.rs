@@ -129,6 +129,9 @@ pub struct Record {
 pub struct RecordBatch {
     pub base_offset: Offset,
     pub partition_leader_epoch: LeaderEpoch,
+    /// When the leader appended it, in virtual milliseconds (the batch's timestamp, as with
+    /// `message.timestamp.type=LogAppendTime`); retention by time reads it.
+    pub append_time_ms: u64,
     pub records: Vec<Record>,
 }
 

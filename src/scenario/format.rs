@@ -56,6 +56,8 @@ pub struct ClusterSection {
     pub replica_fetch_backoff_ms: u64,
     #[serde(rename = "replica.high.watermark.checkpoint.interval.ms", default = "five_s")]
     pub hw_checkpoint_interval_ms: u64,
+    #[serde(rename = "log.retention.check.interval.ms", default = "five_min")]
+    pub retention_check_interval_ms: u64,
 }
 
 /// Bug switches: known Kafka bugs and unsafe behaviours, off by default.
@@ -96,6 +98,9 @@ pub struct TopicSection {
     pub retention_bytes: i64,
     #[serde(rename = "unclean.leader.election.enable", default)]
     pub unclean_leader_election_enable: bool,
+    /// Default 1073741824 (1 GiB).
+    #[serde(rename = "segment.bytes", default = "gib")]
+    pub segment_bytes: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,6 +304,12 @@ fn five_spanned() -> Spanned<u64> {
 }
 fn batch_size() -> u64 {
     16_384
+}
+fn gib() -> Spanned<u64> {
+    Spanned::new(0..0, 1 << 30)
+}
+fn five_min() -> u64 {
+    300_000
 }
 fn one_s() -> u64 {
     1_000

@@ -150,6 +150,9 @@ impl Scenario {
             if min_isr < 1 || min_isr > rf {
                 return Err((t.min_insync_replicas.span(), format!("min.insync.replicas must be between 1 and replication.factor ({rf})")));
             }
+            if *t.segment_bytes.get_ref() == 0 {
+                return Err((t.segment_bytes.span(), "segment.bytes must be at least 1".into()));
+            }
             if let Some(fm) = &t.flush_messages {
                 if *fm.get_ref() == 0 {
                     return Err((fm.span(), "flush.messages must be at least 1".into()));
@@ -264,6 +267,7 @@ impl Scenario {
                 replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
                 replica_fetch_backoff_ms: c.replica_fetch_backoff_ms,
                 hw_checkpoint_interval_ms: c.hw_checkpoint_interval_ms,
+                retention_check_interval_ms: c.retention_check_interval_ms.max(1),
             },
             bugs: BugSwitches { kip_101: f.bugs.kip_101, kafka_7128: f.bugs.kafka_7128, kafka_15583: f.bugs.kafka_15583 },
         }
@@ -384,6 +388,7 @@ fn topic_config(t: &TopicSection) -> TopicConfig {
         retention_ms: positive(t.retention_ms),
         retention_bytes: positive(t.retention_bytes),
         unclean_leader_election_enable: t.unclean_leader_election_enable,
+        segment_bytes: *t.segment_bytes.get_ref(),
     }
 }
 

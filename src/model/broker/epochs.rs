@@ -50,6 +50,16 @@ impl EpochCache {
         Some((self.entries[i].0, end))
     }
 
+    /// After retention moved the log start to `offset`: epochs that ended before it go, and the
+    /// epoch in force there now starts at it.
+    pub fn truncate_from_start(&mut self, offset: Offset) -> bool {
+        let Some(i) = self.entries.iter().rposition(|(_, start)| *start <= offset) else { return false };
+        let changed = i > 0 || self.entries[i].1 != offset;
+        self.entries.drain(..i);
+        self.entries[0].1 = offset;
+        changed
+    }
+
     /// After the log is truncated to `offset`: drop epochs that start at or after it.
     pub fn truncate_from_end(&mut self, offset: Offset) -> bool {
         let before = self.entries.len();

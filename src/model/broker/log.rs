@@ -42,9 +42,10 @@ impl PartitionLog {
         self.batches.len()
     }
 
-    /// Appends records as the leader in `epoch`; returns the new batch (its copy goes to disk).
-    pub fn append(&mut self, records: Vec<Record>, epoch: LeaderEpoch) -> &RecordBatch {
-        let batch = RecordBatch { base_offset: self.log_end_offset, partition_leader_epoch: epoch, records };
+    /// Appends records as the leader in `epoch` at `now_ms`; returns the new batch (its copy goes to
+    /// disk).
+    pub fn append(&mut self, records: Vec<Record>, epoch: LeaderEpoch, now_ms: u64) -> &RecordBatch {
+        let batch = RecordBatch { base_offset: self.log_end_offset, partition_leader_epoch: epoch, append_time_ms: now_ms, records };
         self.log_end_offset = batch.next_offset();
         self.batches.push(batch);
         self.batches.last().expect("just pushed")
@@ -89,7 +90,7 @@ impl PartitionLog {
                 continue;
             }
             let base_offset = Offset(from.0.max(batch.base_offset.0));
-            let slice = RecordBatch { base_offset, partition_leader_epoch: batch.partition_leader_epoch, records };
+            let slice = RecordBatch { base_offset, partition_leader_epoch: batch.partition_leader_epoch, append_time_ms: batch.append_time_ms, records };
             bytes += slice.size_bytes();
             out.push(slice);
         }
@@ -112,6 +113,34 @@ impl PartitionLog {
     /// Number of batches that hold offsets below `offset`: the disk length after truncating to it.
     pub fn batches_below(&self, offset: Offset) -> usize {
         self.batches.partition_point(|b| b.base_offset < offset)
+    }
+
+    /// The log's segments as `(first batch index, batch count, bytes, newest append time)`: batches
+    /// in order, a new segment rolled once the active one reaches `segment_bytes` (Kafka's
+    /// `segment.bytes`). The last segment is the active one.
+    pub fn segments(&self, segment_bytes: u64) -> Vec<(usize, usize, u64, u64)> {
+        let mut out: Vec<(usize, usize, u64, u64)> = Vec::new();
+        for (i, b) in self.batches.iter().enumerate() {
+            match out.last_mut() {
+                Some(seg) if seg.2 < segment_bytes => {
+                    seg.1 += 1;
+                    seg.2 += b.size_bytes();
+                    seg.3 = seg.3.max(b.append_time_ms);
+                }
+                _ => out.push((i, 1, b.size_bytes(), b.append_time_ms)),
+            }
+        }
+        out
+    }
+
+    /// Retention: deletes the oldest batches so that the log starts at `offset` (a segment
+    /// boundary). Returns how many batches went.
+    pub fn delete_before(&mut self, offset: Offset) -> usize {
+        let n = self.batches.partition_point(|b| b.next_offset() <= offset);
+        self.batches.drain(..n);
+        self.log_start_offset = self.log_start_offset.max(offset);
+        self.high_watermark = self.high_watermark.max(self.log_start_offset);
+        n
     }
 
     /// Removes everything from `offset` on (a batch that straddles it is cut). The HW follows.
@@ -141,8 +170,8 @@ mod tests {
     #[test]
     fn append_assigns_consecutive_offsets() {
         let mut log = PartitionLog::default();
-        assert_eq!(log.append(recs(0, 3), LeaderEpoch(0)).base_offset, Offset(0));
-        assert_eq!(log.append(recs(1, 2), LeaderEpoch(1)).base_offset, Offset(3));
+        assert_eq!(log.append(recs(0, 3), LeaderEpoch(0), 0).base_offset, Offset(0));
+        assert_eq!(log.append(recs(1, 2), LeaderEpoch(1), 0).base_offset, Offset(3));
         assert_eq!(log.log_end_offset(), Offset(5));
         assert_eq!(log.record_at(Offset(4)).unwrap().1.id, RecordId { producer: 1, seq: 1 });
         assert!(log.record_at(Offset(5)).is_none());
@@ -151,8 +180,8 @@ mod tests {
     #[test]
     fn read_stops_at_the_limit_and_slices_batches() {
         let mut log = PartitionLog::default();
-        log.append(recs(0, 3), LeaderEpoch(0));
-        log.append(recs(1, 3), LeaderEpoch(0));
+        log.append(recs(0, 3), LeaderEpoch(0), 0);
+        log.append(recs(1, 3), LeaderEpoch(0), 0);
         let got = log.read(Offset(1), Offset(4), u64::MAX);
         let offsets: Vec<i64> = got.iter().flat_map(|b| b.offsets().map(|(o, _)| o.0)).collect();
         assert_eq!(offsets, vec![1, 2, 3]);
@@ -162,7 +191,7 @@ mod tests {
     #[test]
     fn high_watermark_never_moves_back_or_past_leo() {
         let mut log = PartitionLog::default();
-        log.append(recs(0, 3), LeaderEpoch(0));
+        log.append(recs(0, 3), LeaderEpoch(0), 0);
         assert!(log.advance_high_watermark(Offset(2)));
         assert!(!log.advance_high_watermark(Offset(1)));
         log.advance_high_watermark(Offset(9));
@@ -170,10 +199,26 @@ mod tests {
     }
 
     #[test]
+    fn segments_roll_at_segment_bytes_and_retention_deletes_from_the_front() {
+        let mut log = PartitionLog::default();
+        for t in 0..5 {
+            log.append(recs(0, 3), LeaderEpoch(0), t * 1000); // 30 bytes a batch
+        }
+        let segs = log.segments(60);
+        assert_eq!(segs.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>(), vec![(0, 2), (2, 2), (4, 1)]);
+        assert_eq!(segs[1].3, 3000, "a segment's time is its newest batch's");
+        log.advance_high_watermark(Offset(15));
+        assert_eq!(log.delete_before(Offset(6)), 2);
+        assert_eq!(log.log_start_offset(), Offset(6));
+        assert!(log.record_at(Offset(5)).is_none());
+        assert_eq!(log.read(Offset(6), Offset(9), u64::MAX)[0].base_offset, Offset(6));
+    }
+
+    #[test]
     fn truncation_cuts_a_straddling_batch() {
         let mut log = PartitionLog::default();
-        log.append(recs(0, 3), LeaderEpoch(0));
-        log.append(recs(1, 3), LeaderEpoch(1));
+        log.append(recs(0, 3), LeaderEpoch(0), 0);
+        log.append(recs(1, 3), LeaderEpoch(1), 0);
         log.advance_high_watermark(Offset(6));
         log.truncate_to(Offset(4));
         assert_eq!(log.log_end_offset(), Offset(4));

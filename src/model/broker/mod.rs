@@ -63,6 +63,8 @@ pub enum BrokerTimer {
     ReplicaFetchBackoff,
     /// A replica fetch got no response in time.
     ReplicaFetchTimeout(u64),
+    /// Apply `retention.ms` and `retention.bytes`.
+    RetentionCheck,
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +143,7 @@ impl Broker {
         let s = self.settings().clone();
         ctx.set_timer(NodeTimer::Broker(BrokerTimer::IsrCheck), SimDuration::from_millis(s.replica_lag_time_max_ms / 2));
         ctx.set_timer(NodeTimer::Broker(BrokerTimer::HwCheckpoint), SimDuration::from_millis(s.hw_checkpoint_interval_ms));
+        ctx.set_timer(NodeTimer::Broker(BrokerTimer::RetentionCheck), SimDuration::from_millis(s.retention_check_interval_ms));
     }
 
     pub fn on_message(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, msg: Msg) {
@@ -171,6 +174,7 @@ impl Broker {
             BrokerTimer::IsrCheck => self.shrink_isrs(ctx),
             BrokerTimer::HwCheckpoint => self.checkpoint_high_watermarks(ctx),
             BrokerTimer::ReplicaFetchBackoff => self.fetch_from_leaders(ctx),
+            BrokerTimer::RetentionCheck => self.apply_retention(ctx),
             BrokerTimer::ReplicaFetchTimeout(corr) => {
                 if let Some(node) = self.replica_fetches.iter().find(|(_, c)| **c == corr).map(|(n, _)| *n) {
                     self.replica_fetches.remove(&node);
@@ -328,6 +332,44 @@ impl Broker {
             }
         }
         ctx.set_timer(NodeTimer::Broker(BrokerTimer::FlushTick), FLUSH_CHECK_INTERVAL);
+    }
+
+    /// Retention: deletes the oldest segments older than `retention.ms`, or beyond
+    /// `retention.bytes`, never the active segment nor anything at or above the HW. The log start
+    /// offset moves to the first remaining segment; fetches below it get OFFSET_OUT_OF_RANGE.
+    fn apply_retention(&mut self, ctx: &mut BrokerCtx<'_>) {
+        let now_ms = ctx.now().as_millis();
+        for part in self.partitions.values_mut() {
+            let topic = &part.topic;
+            let segments = part.log.segments(topic.segment_bytes);
+            let mut total: u64 = segments.iter().map(|s| s.2).sum();
+            let mut new_start = None;
+            for (i, seg) in segments.iter().enumerate().take(segments.len().saturating_sub(1)) {
+                let next = &segments[i + 1];
+                let next_base = part.log.batches()[next.0].base_offset;
+                let expired = topic.retention_ms.is_some_and(|ms| now_ms.saturating_sub(seg.3) > ms);
+                let too_big = topic.retention_bytes.is_some_and(|max| total.saturating_sub(seg.2) >= max);
+                if !(expired || too_big) || next_base > part.log.high_watermark() {
+                    break;
+                }
+                total -= seg.2;
+                new_start = Some(next_base);
+            }
+            let Some(start) = new_start else { continue };
+            let n = part.log.delete_before(start);
+            let entries = part.log.batches().iter().cloned().map(DiskEntry::Batch).collect();
+            ctx.rewrite(part.log_file(), entries);
+            ctx.fsync(part.log_file());
+            part.syncs_in_flight += 1;
+            if part.epochs.truncate_from_start(start) {
+                Broker::persist_epochs(ctx, part);
+            }
+            ctx.mark("broker.retention.delete");
+            let tp = part.tp.clone();
+            ctx.explain(|| format!("{tp}: retention deleted {n} batches; the log now starts at {start}"));
+        }
+        let interval = SimDuration::from_millis(self.settings().retention_check_interval_ms);
+        ctx.set_timer(NodeTimer::Broker(BrokerTimer::RetentionCheck), interval);
     }
 
     /// Writes every hosted partition's HW to the checkpoint file, fsynced.
@@ -532,6 +574,7 @@ mod tests {
         let batch = RecordBatch {
             base_offset: Offset(0),
             partition_leader_epoch: LeaderEpoch(3),
+            append_time_ms: 0,
             records: (0..4).map(|seq| Record { id: RecordId { producer: 1, seq }, key: None, size: 5 }).collect(),
         };
         let files = [

@@ -77,7 +77,7 @@ impl Broker {
         }
         let n = records.len() as u64;
         let epoch = part.leader_epoch();
-        let batch = part.log.append(records, epoch).clone();
+        let batch = part.log.append(records, epoch, ctx.now().as_millis()).clone();
         let (base, next) = (batch.base_offset, batch.next_offset());
         ctx.append(part.log_file(), DiskEntry::Batch(batch));
         if part.unflushed_records == 0 {
