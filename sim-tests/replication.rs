@@ -114,3 +114,49 @@ fn safe_twins_hold_over_seeds() {
         }
     }
 }
+
+/// Lost ProduceResponses make the producer retry. Without idempotence the retried batches are
+/// appended again (duplicates, reference B.3); with `enable.idempotence` the broker recognises
+/// their sequence numbers and answers with the original offsets.
+#[test]
+fn idempotence_removes_the_duplicates_of_retries() {
+    let text = |idempotent: bool| {
+        format!(
+            r#"expect = "pass"
+[cluster]
+brokers = 3
+[[topics]]
+name = "t"
+"replication.factor" = 3
+"min.insync.replicas" = 2
+[[producers]]
+name = "p1"
+topic = "t"
+acks = "all"
+"enable.idempotence" = {idempotent}
+messages = 1000
+rate = 200
+[[consumers]]
+name = "c1"
+topic = "t"
+"auto.offset.reset" = "earliest"
+[[faults]]
+at = "1s"
+action = "drop"
+kind = "ProduceResponse"
+count = 5
+"#
+        )
+    };
+    let run = |idempotent| {
+        let s = Scenario::parse("idempotence.toml", &text(idempotent)).unwrap();
+        run_scenario(&s, 1, RunOptions::default())
+    };
+    let plain = run(false);
+    let idempotent = run(true);
+    assert_eq!(plain.verdict, "pass");
+    assert_eq!(idempotent.verdict, "pass");
+    assert!(plain.stats.records_consumed > 1000, "retries appended twice: {:?}", plain.stats);
+    assert_eq!(idempotent.stats.records_consumed, 1000);
+    assert_eq!(idempotent.marks.get("broker.produce.duplicate_sequence"), Some(&5));
+}

@@ -47,6 +47,9 @@ pub struct ProducerConfig {
     pub retry_backoff_ms: u64,
     pub retries: u32,
     pub max_in_flight: u32,
+    /// `enable.idempotence`: batches carry a producer id and sequence numbers, and the broker
+    /// drops a retried batch it already has.
+    pub enable_idempotence: bool,
     /// How many records the workload sends.
     pub messages: u32,
     /// Records per second; 0 sends them all at once.
@@ -70,6 +73,8 @@ pub enum ProducerTimer {
 #[derive(Clone, Debug)]
 struct ProducerBatch {
     partition: i32,
+    /// With idempotence: the sequence of its first record, fixed at its first send.
+    base_sequence: Option<i32>,
     records: Vec<Record>,
     bytes: u64,
     created_at: SimTime,
@@ -97,6 +102,8 @@ pub struct Producer {
     accumulator: BTreeMap<i32, VecDeque<ProducerBatch>>,
     in_flight: BTreeMap<u64, InFlight>,
     next_correlation: u64,
+    /// With idempotence: the next sequence number per partition.
+    next_sequence: BTreeMap<i32, i32>,
 }
 
 type PCtx<'a> = Ctx<'a, KafkaNode>;
@@ -116,6 +123,7 @@ impl Producer {
             accumulator: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             next_correlation: 0,
+            next_sequence: BTreeMap::new(),
         }
     }
 
@@ -269,7 +277,15 @@ impl Producer {
                 b.bytes += bytes;
                 b.records.push(record);
             }
-            _ => queue.push_back(ProducerBatch { partition, records: vec![record], bytes, created_at: now, attempts: 0, retry_at: now }),
+            _ => queue.push_back(ProducerBatch {
+                partition,
+                base_sequence: None,
+                records: vec![record],
+                bytes,
+                created_at: now,
+                attempts: 0,
+                retry_at: now,
+            }),
         }
     }
 
@@ -330,10 +346,20 @@ impl Producer {
         let corr = self.correlation();
         for b in batches.iter_mut() {
             b.attempts += 1;
+            if self.config.enable_idempotence && b.base_sequence.is_none() {
+                let next = self.next_sequence.entry(b.partition).or_insert(0);
+                b.base_sequence = Some(*next);
+                *next += b.records.len() as i32;
+            }
         }
+        let producer_id = self.producer_id();
         let topic_data = batches
             .iter()
-            .map(|b| (TopicPartition::new(self.config.topic.clone(), b.partition), b.records.clone()))
+            .map(|b| PartitionRecords {
+                partition: TopicPartition::new(self.config.topic.clone(), b.partition),
+                records: b.records.clone(),
+                producer: b.base_sequence.map(|base_sequence| ProducerSequence { producer_id, base_sequence }),
+            })
             .collect();
         let acks = self.config.acks;
         let req = ProduceRequest { correlation_id: corr, acks, timeout_ms: self.config.request_timeout_ms, topic_data };
@@ -409,7 +435,22 @@ impl Producer {
         ctx.mark("producer.retry");
         ctx.explain(|| format!("{tp}: {error}, retrying after retry.backoff.ms"));
         batch.retry_at = now + SimDuration::from_millis(self.config.retry_backoff_ms);
-        self.accumulator.entry(batch.partition).or_default().push_front(batch);
+        let queue = self.accumulator.entry(batch.partition).or_default();
+        match batch.base_sequence {
+            // Idempotent: back in sequence order, so that the broker sees no gap.
+            Some(seq) => {
+                let at = queue.iter().position(|b| b.base_sequence.is_none_or(|s| s > seq)).unwrap_or(queue.len());
+                queue.insert(at, batch);
+            }
+            // Kafka's reenqueue puts a failed batch first: with several in flight, order can flip.
+            None => queue.push_front(batch),
+        }
+    }
+
+    /// The idempotent producer's id. Kafka hands it out with InitProducerId; here it is fixed per
+    /// producer, which is all the broker's duplicate check needs.
+    fn producer_id(&self) -> u64 {
+        1_000 + u64::from(self.config.index)
     }
 
     fn correlation(&mut self) -> u64 {

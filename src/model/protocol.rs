@@ -34,6 +34,8 @@ pub enum ErrorCode {
     IneligibleReplica,
     StaleBrokerEpoch,
     BrokerIdNotRegistered,
+    /// An idempotent producer's batch does not follow the last sequence the broker has.
+    OutOfOrderSequenceNumber,
 }
 
 impl ErrorCode {
@@ -55,6 +57,7 @@ impl ErrorCode {
             ErrorCode::IneligibleReplica => 107,
             ErrorCode::StaleBrokerEpoch => 77,
             ErrorCode::BrokerIdNotRegistered => 102,
+            ErrorCode::OutOfOrderSequenceNumber => 45,
         }
     }
 
@@ -80,6 +83,7 @@ impl ErrorCode {
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
             ErrorCode::BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
+            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
         }
     }
 }
@@ -132,7 +136,26 @@ pub struct RecordBatch {
     /// When the leader appended it, in virtual milliseconds (the batch's timestamp, as with
     /// `message.timestamp.type=LogAppendTime`); retention by time reads it.
     pub append_time_ms: u64,
+    /// An idempotent producer's id and the sequence number of the batch's first record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producer: Option<ProducerSequence>,
     pub records: Vec<Record>,
+}
+
+/// An idempotent producer's stamp on a batch: its producer id and the batch's first sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProducerSequence {
+    pub producer_id: u64,
+    pub base_sequence: i32,
+}
+
+/// One partition's records in a ProduceRequest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionRecords {
+    pub partition: TopicPartition,
+    pub records: Vec<Record>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producer: Option<ProducerSequence>,
 }
 
 impl RecordBatch {
@@ -158,7 +181,7 @@ pub struct ProduceRequest {
     pub acks: Acks,
     pub timeout_ms: u64,
     /// One batch per partition; the broker assigns its base offset.
-    pub topic_data: Vec<(TopicPartition, Vec<Record>)>,
+    pub topic_data: Vec<PartitionRecords>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -128,6 +128,9 @@ pub struct ProducerSection {
     pub retries: u32,
     #[serde(rename = "max.in.flight.requests.per.connection", default = "five_spanned")]
     pub max_in_flight: Spanned<u64>,
+    /// Default false here (Java's default is true since 3.0; sarama's is false).
+    #[serde(rename = "enable.idempotence", default = "no")]
+    pub enable_idempotence: Spanned<bool>,
     /// How many records this producer sends.
     pub messages: u32,
     /// Records per second (0: all at once).
@@ -304,6 +307,9 @@ fn five_spanned() -> Spanned<u64> {
 }
 fn batch_size() -> u64 {
     16_384
+}
+fn no() -> Spanned<bool> {
+    Spanned::new(0..0, false)
 }
 fn gib() -> Spanned<u64> {
     Spanned::new(0..0, 1 << 30)

@@ -170,6 +170,9 @@ impl Scenario {
             if *p.max_in_flight.get_ref() == 0 {
                 return Err((p.max_in_flight.span(), "max.in.flight.requests.per.connection must be at least 1".into()));
             }
+            if *p.enable_idempotence.get_ref() && (p.acks != crate::model::protocol::Acks::All || *p.max_in_flight.get_ref() > 5) {
+                return Err((p.enable_idempotence.span(), "enable.idempotence needs acks = \"all\" and max.in.flight.requests.per.connection <= 5".into()));
+            }
             match (&p.partitioner, &p.partition) {
                 (Partitioner::Manual, None) => {
                     return Err((p.name.span(), "partitioner = \"manual\" needs `partition = N`".into()));
@@ -408,6 +411,7 @@ fn producer_config(index: u32, p: &ProducerSection, bootstrap: &[NodeId]) -> Pro
         retry_backoff_ms: p.retry_backoff_ms,
         retries: p.retries,
         max_in_flight: *p.max_in_flight.get_ref() as u32,
+        enable_idempotence: *p.enable_idempotence.get_ref(),
         messages: p.messages,
         rate_per_sec: p.rate,
         keys: match p.keys {

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::model::ids::{LeaderEpoch, Offset};
-use crate::model::protocol::{Record, RecordBatch};
+use crate::model::protocol::{ProducerSequence, Record, RecordBatch};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct PartitionLog {
@@ -44,8 +44,8 @@ impl PartitionLog {
 
     /// Appends records as the leader in `epoch` at `now_ms`; returns the new batch (its copy goes to
     /// disk).
-    pub fn append(&mut self, records: Vec<Record>, epoch: LeaderEpoch, now_ms: u64) -> &RecordBatch {
-        let batch = RecordBatch { base_offset: self.log_end_offset, partition_leader_epoch: epoch, append_time_ms: now_ms, records };
+    pub fn append(&mut self, records: Vec<Record>, epoch: LeaderEpoch, now_ms: u64, producer: Option<ProducerSequence>) -> &RecordBatch {
+        let batch = RecordBatch { base_offset: self.log_end_offset, partition_leader_epoch: epoch, append_time_ms: now_ms, producer, records };
         self.log_end_offset = batch.next_offset();
         self.batches.push(batch);
         self.batches.last().expect("just pushed")
@@ -90,7 +90,13 @@ impl PartitionLog {
                 continue;
             }
             let base_offset = Offset(from.0.max(batch.base_offset.0));
-            let slice = RecordBatch { base_offset, partition_leader_epoch: batch.partition_leader_epoch, append_time_ms: batch.append_time_ms, records };
+            let slice = RecordBatch {
+                base_offset,
+                partition_leader_epoch: batch.partition_leader_epoch,
+                append_time_ms: batch.append_time_ms,
+                producer: batch.producer,
+                records,
+            };
             bytes += slice.size_bytes();
             out.push(slice);
         }
@@ -113,6 +119,21 @@ impl PartitionLog {
     /// Number of batches that hold offsets below `offset`: the disk length after truncating to it.
     pub fn batches_below(&self, offset: Offset) -> usize {
         self.batches.partition_point(|b| b.base_offset < offset)
+    }
+
+    /// An idempotent producer's state, rebuilt from the log as Kafka rebuilds it: among the last
+    /// batches of `producer_id`, the one that starts at `base_sequence` (a duplicate), and the
+    /// next sequence the producer must send.
+    pub fn producer_state(&self, producer_id: u64, base_sequence: i32) -> (Option<&RecordBatch>, Option<i32>) {
+        let mut next = None;
+        for b in self.batches.iter().rev().filter(|b| b.producer.is_some_and(|p| p.producer_id == producer_id)).take(5) {
+            let seq = b.producer.expect("filtered").base_sequence;
+            next.get_or_insert(seq + b.records.len() as i32);
+            if seq == base_sequence {
+                return (Some(b), next);
+            }
+        }
+        (None, next)
     }
 
     /// The log's segments as `(first batch index, batch count, bytes, newest append time)`: batches
@@ -170,8 +191,8 @@ mod tests {
     #[test]
     fn append_assigns_consecutive_offsets() {
         let mut log = PartitionLog::default();
-        assert_eq!(log.append(recs(0, 3), LeaderEpoch(0), 0).base_offset, Offset(0));
-        assert_eq!(log.append(recs(1, 2), LeaderEpoch(1), 0).base_offset, Offset(3));
+        assert_eq!(log.append(recs(0, 3), LeaderEpoch(0), 0, None).base_offset, Offset(0));
+        assert_eq!(log.append(recs(1, 2), LeaderEpoch(1), 0, None).base_offset, Offset(3));
         assert_eq!(log.log_end_offset(), Offset(5));
         assert_eq!(log.record_at(Offset(4)).unwrap().1.id, RecordId { producer: 1, seq: 1 });
         assert!(log.record_at(Offset(5)).is_none());
@@ -180,8 +201,8 @@ mod tests {
     #[test]
     fn read_stops_at_the_limit_and_slices_batches() {
         let mut log = PartitionLog::default();
-        log.append(recs(0, 3), LeaderEpoch(0), 0);
-        log.append(recs(1, 3), LeaderEpoch(0), 0);
+        log.append(recs(0, 3), LeaderEpoch(0), 0, None);
+        log.append(recs(1, 3), LeaderEpoch(0), 0, None);
         let got = log.read(Offset(1), Offset(4), u64::MAX);
         let offsets: Vec<i64> = got.iter().flat_map(|b| b.offsets().map(|(o, _)| o.0)).collect();
         assert_eq!(offsets, vec![1, 2, 3]);
@@ -191,7 +212,7 @@ mod tests {
     #[test]
     fn high_watermark_never_moves_back_or_past_leo() {
         let mut log = PartitionLog::default();
-        log.append(recs(0, 3), LeaderEpoch(0), 0);
+        log.append(recs(0, 3), LeaderEpoch(0), 0, None);
         assert!(log.advance_high_watermark(Offset(2)));
         assert!(!log.advance_high_watermark(Offset(1)));
         log.advance_high_watermark(Offset(9));
@@ -202,7 +223,7 @@ mod tests {
     fn segments_roll_at_segment_bytes_and_retention_deletes_from_the_front() {
         let mut log = PartitionLog::default();
         for t in 0..5 {
-            log.append(recs(0, 3), LeaderEpoch(0), t * 1000); // 30 bytes a batch
+            log.append(recs(0, 3), LeaderEpoch(0), t * 1000, None); // 30 bytes a batch
         }
         let segs = log.segments(60);
         assert_eq!(segs.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>(), vec![(0, 2), (2, 2), (4, 1)]);
@@ -217,8 +238,8 @@ mod tests {
     #[test]
     fn truncation_cuts_a_straddling_batch() {
         let mut log = PartitionLog::default();
-        log.append(recs(0, 3), LeaderEpoch(0), 0);
-        log.append(recs(1, 3), LeaderEpoch(1), 0);
+        log.append(recs(0, 3), LeaderEpoch(0), 0, None);
+        log.append(recs(1, 3), LeaderEpoch(1), 0, None);
         log.advance_high_watermark(Offset(6));
         log.truncate_to(Offset(4));
         assert_eq!(log.log_end_offset(), Offset(4));

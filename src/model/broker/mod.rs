@@ -476,7 +476,12 @@ mod tests {
 
     fn produce(n: u32, acks: Acks) -> ProduceRequest {
         let records = (0..n).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 10 }).collect();
-        ProduceRequest { correlation_id: 7, acks, timeout_ms: 30_000, topic_data: vec![(tp(), records)] }
+        ProduceRequest {
+            correlation_id: 7,
+            acks,
+            timeout_ms: 30_000,
+            topic_data: vec![PartitionRecords { partition: tp(), records, producer: None }],
+        }
     }
 
     fn follower_fetch(follower: i32, offset: i64) -> FetchRequest {
@@ -575,6 +580,7 @@ mod tests {
             base_offset: Offset(0),
             partition_leader_epoch: LeaderEpoch(3),
             append_time_ms: 0,
+            producer: None,
             records: (0..4).map(|seq| Record { id: RecordId { producer: 1, seq }, key: None, size: 5 }).collect(),
         };
         let files = [

@@ -186,7 +186,7 @@ mod tests {
         topic.min_insync_replicas = min_isr;
         let mut log = PartitionLog::default();
         let recs = (0..records).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 1 }).collect();
-        log.append(recs, LeaderEpoch(0), 0);
+        log.append(recs, LeaderEpoch(0), 0, None);
         let mut p = Partition::new(topic, TopicPartition::new("t", 0), log, EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0))]));
         p.state = Some(PartitionState {
             replicas: vec![BrokerId(0), BrokerId(1), BrokerId(2)],

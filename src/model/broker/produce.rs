@@ -28,8 +28,8 @@ impl Broker {
     pub(crate) fn on_produce(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: ProduceRequest) {
         let mut parts = Vec::new();
         let mut appended = Vec::new();
-        for (tp, records) in req.topic_data {
-            let (resp, need) = self.append_as_leader(ctx, &tp, records, req.acks);
+        for PartitionRecords { partition: tp, records, producer } in req.topic_data {
+            let (resp, need) = self.append_as_leader(ctx, &tp, records, producer, req.acks);
             if resp.error_code == ErrorCode::None {
                 appended.push(tp.clone());
             }
@@ -55,6 +55,7 @@ impl Broker {
         ctx: &mut BrokerCtx<'_>,
         tp: &TopicPartition,
         records: Vec<Record>,
+        producer: Option<ProducerSequence>,
         acks: Acks,
     ) -> (PartitionProduceResponse, Option<Offset>) {
         let me = self.id();
@@ -75,9 +76,27 @@ impl Broker {
             ctx.explain(|| format!("{tp}: ISR {isr:?} is below min.insync.replicas={min}: NOT_ENOUGH_REPLICAS, nothing appended"));
             return (resp, None);
         }
+        if let Some(p) = producer {
+            match part.log.producer_state(p.producer_id, p.base_sequence) {
+                (Some(dup), _) => {
+                    // A retry of a batch that is already in the log: answer with its offset.
+                    let (base, next) = (dup.base_offset, dup.next_offset());
+                    ctx.mark("broker.produce.duplicate_sequence");
+                    ctx.explain(|| format!("{tp}: producer {} sequence {} is already at offset {base}: not appended again", p.producer_id, p.base_sequence));
+                    resp.base_offset = Some(base);
+                    return (resp, Some(next));
+                }
+                (None, Some(expected)) if p.base_sequence != expected => {
+                    resp.error_code = ErrorCode::OutOfOrderSequenceNumber;
+                    ctx.mark("broker.produce.out_of_order_sequence");
+                    return (resp, None);
+                }
+                _ => {}
+            }
+        }
         let n = records.len() as u64;
         let epoch = part.leader_epoch();
-        let batch = part.log.append(records, epoch, ctx.now().as_millis()).clone();
+        let batch = part.log.append(records, epoch, ctx.now().as_millis(), producer).clone();
         let (base, next) = (batch.base_offset, batch.next_offset());
         ctx.append(part.log_file(), DiskEntry::Batch(batch));
         if part.unflushed_records == 0 {
