@@ -139,3 +139,101 @@ pub fn check_reads_below_hw(history: &[HistoryEntry<Observation>]) -> Vec<Violat
 
 /// The names of the invariants this module checks.
 pub const NAMES: &[&str] = &["log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::broker::{Broker, BrokerConfig};
+    use crate::model::config::{ClusterLayout, TopicConfig};
+    use crate::model::metadata::PartitionState;
+    use crate::model::protocol::Record;
+    use crate::model::{DiskImage, SimTime};
+
+    fn tp() -> TopicPartition {
+        TopicPartition::new("t", 0)
+    }
+
+    /// Broker `id` with t-0 holding records `ids` (producer 0), HW `hw`, leader `leader` in `epoch`.
+    fn broker(id: i32, ids: &[u32], hw: i64, leader: i32, epoch: i32) -> KafkaNode {
+        let mut topic = TopicConfig::new("t", 1);
+        topic.replication_factor = 2;
+        let layout = ClusterLayout { brokers: vec![(BrokerId(0), NodeId(0)), (BrokerId(1), NodeId(1))], topics: vec![topic], ..ClusterLayout::default() };
+        let mut b = Broker::recover(BrokerConfig { broker_id: BrokerId(id), layout }, &DiskImage::default());
+        b.broker_epoch = Some(1);
+        let part = b.partitions.get_mut(&tp()).unwrap();
+        let records = ids.iter().map(|seq| Record { id: RecordId { producer: 0, seq: *seq }, key: None, size: 1 }).collect();
+        part.log.append(records, LeaderEpoch(epoch), 0, None);
+        part.log.advance_high_watermark(Offset(hw));
+        part.state = Some(PartitionState {
+            replicas: vec![BrokerId(0), BrokerId(1)],
+            isr: vec![BrokerId(0), BrokerId(1)],
+            leader: Some(BrokerId(leader)),
+            leader_epoch: LeaderEpoch(epoch),
+            partition_epoch: 0,
+        });
+        KafkaNode::Broker(b)
+    }
+
+    fn kinds(inv: ReplicaInvariants) -> Vec<String> {
+        inv.into_violations().into_iter().map(|v| v.kind).collect()
+    }
+
+    #[test]
+    fn consistent_replicas_break_nothing() {
+        let mut inv = ReplicaInvariants::default();
+        inv.after_step(Some(&broker(0, &[1, 2], 2, 0, 0)), NodeId(0), 5, "b0");
+        inv.after_step(Some(&broker(1, &[1, 2], 1, 0, 0)), NodeId(1), 6, "b1");
+        inv.after_step(Some(&broker(0, &[1, 2, 3], 3, 0, 0)), NodeId(0), 7, "b0");
+        assert!(kinds(inv).is_empty());
+    }
+
+    #[test]
+    fn different_committed_records_break_log_matching() {
+        let mut inv = ReplicaInvariants::default();
+        inv.after_step(Some(&broker(0, &[1, 2], 2, 0, 0)), NodeId(0), 5, "b0");
+        inv.after_step(Some(&broker(1, &[1, 9], 2, 0, 0)), NodeId(1), 6, "b1");
+        assert_eq!(kinds(inv), vec!["log-matching"]);
+    }
+
+    #[test]
+    fn a_high_watermark_going_back_breaks_hw_monotonic() {
+        let mut inv = ReplicaInvariants::default();
+        inv.after_step(Some(&broker(0, &[1, 2], 2, 0, 0)), NodeId(0), 5, "b0");
+        inv.after_step(Some(&broker(0, &[1, 2], 1, 0, 0)), NodeId(0), 6, "b0");
+        assert_eq!(kinds(inv), vec!["hw-monotonic"]);
+    }
+
+    #[test]
+    fn a_leader_epoch_going_back_breaks_epoch_monotonic() {
+        let mut inv = ReplicaInvariants::default();
+        inv.after_step(Some(&broker(1, &[1], 0, 0, 3)), NodeId(1), 5, "b1");
+        inv.after_step(Some(&broker(1, &[1], 0, 0, 2)), NodeId(1), 6, "b1");
+        assert_eq!(kinds(inv), vec!["epoch-monotonic"]);
+    }
+
+    #[test]
+    fn two_leaders_in_one_epoch_break_single_leader() {
+        let mut inv = ReplicaInvariants::default();
+        inv.after_step(Some(&broker(0, &[1], 0, 0, 4)), NodeId(0), 5, "b0");
+        inv.after_step(Some(&broker(1, &[1], 0, 1, 4)), NodeId(1), 6, "b1");
+        assert_eq!(kinds(inv), vec!["single-leader"]);
+    }
+
+    #[test]
+    fn a_record_polled_at_the_high_watermark_is_read_above_hw() {
+        let polled = |offsets: &[i64], hw: i64| HistoryEntry {
+            seq: 9,
+            at: SimTime(9),
+            node: NodeId(3),
+            obs: Observation::Polled {
+                partition: tp(),
+                records: offsets.iter().map(|o| (Offset(*o), RecordId { producer: 0, seq: *o as u32 })).collect(),
+                high_watermark: Offset(hw),
+            },
+        };
+        assert!(check_reads_below_hw(&[polled(&[0, 1], 2)]).is_empty());
+        let v = check_reads_below_hw(&[polled(&[0, 1, 2], 2)]);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, "read-above-hw");
+    }
+}
