@@ -19,6 +19,20 @@ pub const EXIT_MATCHED: u8 = 0;
 pub const EXIT_MISMATCH: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
+#[cfg(test)]
+mod tests {
+    use super::parse_seeds;
+
+    #[test]
+    fn seed_ranges() {
+        assert_eq!(parse_seeds("1..101"), Some(1..101));
+        assert_eq!(parse_seeds("3..=5"), Some(3..6));
+        assert_eq!(parse_seeds("7"), Some(7..8));
+        assert_eq!(parse_seeds("5..5"), None);
+        assert_eq!(parse_seeds("x..3"), None);
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "kafkasim", version, about = "Deterministic simulation of Apache Kafka semantics")]
 pub struct Cli {
@@ -180,14 +194,20 @@ pub fn parse_seeds(text: &str) -> Option<std::ops::Range<u64>> {
     Some(s..s + 1)
 }
 
-fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
-    let scenario = match load(path) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let Some(range) = parse_seeds(seeds) else {
+/// A scenario and a `--seeds` range, or the bad-input exit code after saying what is wrong.
+fn load_with_seeds(path: &PathBuf, seeds: &str) -> Result<(Scenario, std::ops::Range<u64>), ExitCode> {
+    let scenario = load(path)?;
+    let range = parse_seeds(seeds).ok_or_else(|| {
         eprintln!("error: --seeds {seeds}: expected A..B, A..=B or a seed");
-        return ExitCode::from(EXIT_BAD_INPUT);
+        ExitCode::from(EXIT_BAD_INPUT)
+    })?;
+    Ok((scenario, range))
+}
+
+fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
+    let (scenario, range) = match load_with_seeds(path, seeds) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let count = range.end - range.start;
     for seed in range {
@@ -204,13 +224,9 @@ fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
 }
 
 fn explore(path: &PathBuf, seeds: &str, jobs: Option<usize>, until_failure: bool, json: Option<PathBuf>) -> ExitCode {
-    let scenario = match load(path) {
-        Ok(s) => s,
+    let (scenario, range) = match load_with_seeds(path, seeds) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let Some(range) = parse_seeds(seeds) else {
-        eprintln!("error: --seeds {seeds}: expected A..B, A..=B or a seed");
-        return ExitCode::from(EXIT_BAD_INPUT);
     };
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = Instant::now();
