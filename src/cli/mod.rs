@@ -1,6 +1,8 @@
 //! The `kafkasim` command. The only layer that reads the wall clock, talks to the terminal and
 //! writes files.
 
+pub mod tools;
+
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -76,6 +78,19 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Compute a consumer-group assignment: JSON on stdin (strategy, flavor, topics, members),
+    /// JSON on stdout.
+    Assign,
+    /// Compute producer partitions for keys: JSON on stdin (partitioner, partitions, keys), JSON
+    /// on stdout.
+    Partition,
+    /// Print the `__consumer_offsets` partition whose leader coordinates a group.
+    Coordinator {
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value_t = 50)]
+        offsets_partitions: i32,
+    },
     /// Run each seed twice and compare trace digests.
     CheckDeterminism {
         scenario: PathBuf,
@@ -90,6 +105,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { scenario, seed, json, trace, force } => run(&scenario, seed, json, trace, force),
         Command::CheckDeterminism { scenario, seeds } => check_determinism(&scenario, &seeds),
+        Command::Assign => tools::assign(),
+        Command::Partition => tools::partition(),
+        Command::Coordinator { group, offsets_partitions } => tools::coordinator(&group, offsets_partitions),
         Command::Explore { scenario, seeds, jobs, until_failure, json } => explore(&scenario, &seeds, jobs, until_failure, json),
     }
 }

@@ -2,6 +2,7 @@
 //! thread or iterates a hash map: every input comes through the [`actor`] contract.
 
 pub mod actor;
+pub mod assignor;
 pub mod broker;
 pub mod config;
 pub mod consumer;

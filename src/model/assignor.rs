@@ -1,0 +1,1 @@
+//! Partition assignors (placeholder: being written).
