@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actor::Message;
 use super::ids::{BrokerId, LeaderEpoch, NodeId, Offset, RecordId, TopicPartition};
+use super::group::protocol::*;
 use super::metadata::{MetadataImage, PartitionState};
 
 /// Kafka's error codes, as data in responses.
@@ -36,6 +37,15 @@ pub enum ErrorCode {
     BrokerIdNotRegistered,
     /// An idempotent producer's batch does not follow the last sequence the broker has.
     OutOfOrderSequenceNumber,
+    CoordinatorLoadInProgress,
+    CoordinatorNotAvailable,
+    NotCoordinator,
+    IllegalGeneration,
+    InconsistentGroupProtocol,
+    UnknownMemberId,
+    RebalanceInProgress,
+    /// JoinGroup v4+: the coordinator assigned a member id; join again with it (KIP-394).
+    MemberIdRequired,
 }
 
 impl ErrorCode {
@@ -58,6 +68,14 @@ impl ErrorCode {
             ErrorCode::StaleBrokerEpoch => 77,
             ErrorCode::BrokerIdNotRegistered => 102,
             ErrorCode::OutOfOrderSequenceNumber => 45,
+            ErrorCode::CoordinatorLoadInProgress => 14,
+            ErrorCode::CoordinatorNotAvailable => 15,
+            ErrorCode::NotCoordinator => 16,
+            ErrorCode::IllegalGeneration => 22,
+            ErrorCode::InconsistentGroupProtocol => 23,
+            ErrorCode::UnknownMemberId => 25,
+            ErrorCode::RebalanceInProgress => 27,
+            ErrorCode::MemberIdRequired => 79,
         }
     }
 
@@ -84,6 +102,14 @@ impl ErrorCode {
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
             ErrorCode::BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
             ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            ErrorCode::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            ErrorCode::NotCoordinator => "NOT_COORDINATOR",
+            ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
+            ErrorCode::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorCode::MemberIdRequired => "MEMBER_ID_REQUIRED",
         }
     }
 }
@@ -374,6 +400,18 @@ pub enum Msg {
     UpdateMetadataRequest(UpdateMetadataRequest),
     AlterPartitionRequest(AlterPartitionRequest),
     AlterPartitionResponse(AlterPartitionResponse),
+    JoinGroupRequest(JoinGroupRequest),
+    JoinGroupResponse(JoinGroupResponse),
+    SyncGroupRequest(SyncGroupRequest),
+    SyncGroupResponse(SyncGroupResponse),
+    HeartbeatRequest(HeartbeatRequest),
+    HeartbeatResponse(HeartbeatResponse),
+    LeaveGroupRequest(LeaveGroupRequest),
+    LeaveGroupResponse(LeaveGroupResponse),
+    OffsetCommitRequest(OffsetCommitRequest),
+    OffsetCommitResponse(OffsetCommitResponse),
+    OffsetFetchRequest(OffsetFetchRequest),
+    OffsetFetchResponse(OffsetFetchResponse),
 }
 
 impl Message for Msg {
@@ -394,6 +432,18 @@ impl Message for Msg {
             Msg::UpdateMetadataRequest(_) => "UpdateMetadataRequest",
             Msg::AlterPartitionRequest(_) => "AlterPartitionRequest",
             Msg::AlterPartitionResponse(_) => "AlterPartitionResponse",
+            Msg::JoinGroupRequest(_) => "JoinGroupRequest",
+            Msg::JoinGroupResponse(_) => "JoinGroupResponse",
+            Msg::SyncGroupRequest(_) => "SyncGroupRequest",
+            Msg::SyncGroupResponse(_) => "SyncGroupResponse",
+            Msg::HeartbeatRequest(_) => "HeartbeatRequest",
+            Msg::HeartbeatResponse(_) => "HeartbeatResponse",
+            Msg::LeaveGroupRequest(_) => "LeaveGroupRequest",
+            Msg::LeaveGroupResponse(_) => "LeaveGroupResponse",
+            Msg::OffsetCommitRequest(_) => "OffsetCommitRequest",
+            Msg::OffsetCommitResponse(_) => "OffsetCommitResponse",
+            Msg::OffsetFetchRequest(_) => "OffsetFetchRequest",
+            Msg::OffsetFetchResponse(_) => "OffsetFetchResponse",
         }
     }
 }
@@ -415,4 +465,16 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "UpdateMetadataRequest",
     "AlterPartitionRequest",
     "AlterPartitionResponse",
+    "JoinGroupRequest",
+    "JoinGroupResponse",
+    "SyncGroupRequest",
+    "SyncGroupResponse",
+    "HeartbeatRequest",
+    "HeartbeatResponse",
+    "LeaveGroupRequest",
+    "LeaveGroupResponse",
+    "OffsetCommitRequest",
+    "OffsetCommitResponse",
+    "OffsetFetchRequest",
+    "OffsetFetchResponse",
 ];

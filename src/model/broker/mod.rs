@@ -65,6 +65,8 @@ pub enum BrokerTimer {
     ReplicaFetchTimeout(u64),
     /// Apply `retention.ms` and `retention.bytes`.
     RetentionCheck,
+    /// A timer of a consumer group this broker coordinates.
+    Group(String, crate::model::group::GroupTimer),
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +83,8 @@ pub struct Broker {
     /// AlterPartition requests in flight: correlation id → partition.
     alter_partitions: BTreeMap<u64, TopicPartition>,
     next_id: u64,
+    /// Consumer groups this broker coordinates (not yet placed on `__consumer_offsets`).
+    pub groups: BTreeMap<String, crate::model::group::Group>,
 }
 
 pub(crate) type BrokerCtx<'a> = Ctx<'a, KafkaNode>;
@@ -115,6 +119,7 @@ impl Broker {
             replica_fetches: BTreeMap::new(),
             alter_partitions: BTreeMap::new(),
             next_id: 0,
+            groups: BTreeMap::new(),
         }
     }
 
@@ -161,6 +166,12 @@ impl Broker {
             }
             Msg::UpdateMetadataRequest(req) => self.apply_metadata(ctx, req.metadata),
             Msg::AlterPartitionResponse(resp) => self.on_alter_partition_response(ctx, resp),
+            Msg::JoinGroupRequest(r) => self.group(&r.group_id.clone()).on_join(ctx, from, r),
+            Msg::SyncGroupRequest(r) => self.group(&r.group_id.clone()).on_sync(ctx, from, r),
+            Msg::HeartbeatRequest(r) => self.group(&r.group_id.clone()).on_heartbeat(ctx, from, r),
+            Msg::LeaveGroupRequest(r) => self.group(&r.group_id.clone()).on_leave(ctx, from, r),
+            Msg::OffsetCommitRequest(r) => self.group(&r.group_id.clone()).on_offset_commit(ctx, from, r),
+            Msg::OffsetFetchRequest(r) => self.group(&r.group_id.clone()).on_offset_fetch(ctx, from, r),
             other => ctx.explain(|| format!("ignored unexpected {}", super::actor::Message::kind(&other))),
         }
     }
@@ -175,6 +186,11 @@ impl Broker {
             BrokerTimer::HwCheckpoint => self.checkpoint_high_watermarks(ctx),
             BrokerTimer::ReplicaFetchBackoff => self.fetch_from_leaders(ctx),
             BrokerTimer::RetentionCheck => self.apply_retention(ctx),
+            BrokerTimer::Group(group, timer) => {
+                if let Some(g) = self.groups.get_mut(&group) {
+                    g.on_timer(ctx, timer);
+                }
+            }
             BrokerTimer::ReplicaFetchTimeout(corr) => {
                 if let Some(node) = self.replica_fetches.iter().find(|(_, c)| **c == corr).map(|(n, _)| *n) {
                     self.replica_fetches.remove(&node);
@@ -211,6 +227,12 @@ impl Broker {
         part.complete_offset = if part.syncs_in_flight == 0 { part.log.log_end_offset() } else { part.complete_offset.max(durable_end) };
         ctx.explain(|| format!("fsync of {tp} done: {len} batches durable, up to offset {durable_end}"));
         self.partition_progressed(ctx, &tp);
+    }
+
+    /// The group this broker coordinates, created Empty on first use. (Placement on the leader of
+    /// the group's `__consumer_offsets` partition, and persistence there, are not modelled yet.)
+    fn group(&mut self, group_id: &str) -> &mut crate::model::group::Group {
+        self.groups.entry(group_id.to_string()).or_insert_with(|| crate::model::group::Group::new(group_id, Default::default()))
     }
 
     fn register(&mut self, ctx: &mut BrokerCtx<'_>) {
