@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{BrokerId, NodeId};
+use super::ids::{BrokerId, NodeId, TopicPartition};
 
 /// A topic and its topic-level configuration (Kafka's names in the comments).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,6 +102,9 @@ pub struct ClusterLayout {
     pub controller: NodeId,
     pub settings: BrokerSettings,
     pub bugs: BugSwitches,
+    /// `offsets.topic.num.partitions` (50): the partitions of `__consumer_offsets`, which is in
+    /// `topics` when the scenario has consumer groups.
+    pub offsets_topic_partitions: i32,
 }
 
 impl ClusterLayout {
@@ -111,6 +114,12 @@ impl ClusterLayout {
     pub fn broker_at(&self, node: NodeId) -> Option<BrokerId> {
         self.brokers.iter().find(|(_, n)| *n == node).map(|(b, _)| *b)
     }
+    /// The `__consumer_offsets` partition whose leader coordinates `group_id`.
+    pub fn coordinator_partition(&self, group_id: &str) -> TopicPartition {
+        let p = super::partitioner::coordinator_partition(group_id, self.offsets_topic_partitions.max(1));
+        TopicPartition::new(super::group::protocol::CONSUMER_OFFSETS, p)
+    }
+
     pub fn topic(&self, name: &str) -> Option<&TopicConfig> {
         self.topics.iter().find(|t| t.name == name)
     }

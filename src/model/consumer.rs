@@ -50,6 +50,27 @@ pub struct ConsumerConfig {
     pub fetch_max_bytes: u64,
     pub request_timeout_ms: u64,
     pub retry_backoff_ms: u64,
+    /// `Some`: subscribe as a member of a consumer group instead of `assign()`.
+    pub group: Option<GroupSettings>,
+}
+
+/// A group member's settings (Kafka's names in the comments).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupSettings {
+    /// `group.id`
+    pub group_id: String,
+    /// `partition.assignment.strategy`, in preference order.
+    pub assignors: Vec<String>,
+    /// `session.timeout.ms` (45000)
+    pub session_timeout_ms: u64,
+    /// `heartbeat.interval.ms` (3000)
+    pub heartbeat_interval_ms: u64,
+    /// `max.poll.interval.ms` (300000), sent as the rebalance timeout.
+    pub rebalance_timeout_ms: u64,
+    /// `enable.auto.commit` (true)
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms` (5000)
+    pub auto_commit_interval_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -57,6 +78,12 @@ pub enum ConsumerTimer {
     /// Send the fetches and lookups that are due (after a backoff).
     Poll,
     RequestTimeout(u64),
+    /// `heartbeat.interval.ms`
+    Heartbeat,
+    /// `auto.commit.interval.ms`
+    AutoCommit,
+    /// Find the coordinator or join again after a backoff.
+    Rejoin,
 }
 
 /// The consumer's knowledge of one assigned partition.
@@ -69,27 +96,46 @@ pub enum Position {
     At(Offset),
     /// `auto.offset.reset=none` and the position was out of range: the partition stopped.
     Stopped,
+    /// A group member is asking the coordinator for the committed offset (OffsetFetch).
+    FetchingCommitted,
 }
 
 #[derive(Clone, Debug)]
-enum Pending {
+pub(crate) enum Pending {
     Metadata(NodeId),
     ListOffsets(NodeId),
     Fetch(NodeId),
+    /// A group request to the coordinator (or, for FindCoordinator, a broker).
+    Group(NodeId, GroupRequest),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupRequest {
+    FindCoordinator,
+    Join,
+    Sync,
+    Heartbeat,
+    Commit,
+    OffsetFetch,
+    Leave,
 }
 
 #[derive(Clone, Debug)]
 pub struct Consumer {
     pub config: ConsumerConfig,
     /// Each partition's leader node and leader epoch, from the last metadata.
-    leaders: BTreeMap<TopicPartition, (NodeId, LeaderEpoch)>,
-    known_brokers: Vec<NodeId>,
+    pub(crate) leaders: BTreeMap<TopicPartition, (NodeId, LeaderEpoch)>,
+    pub(crate) known_brokers: Vec<NodeId>,
     next_bootstrap: usize,
     pub positions: BTreeMap<TopicPartition, Position>,
-    pending: BTreeMap<u64, Pending>,
+    pub(crate) pending: BTreeMap<u64, Pending>,
     next_correlation: u64,
     /// Metadata must be refreshed at the next poll.
     metadata_wanted: bool,
+    /// The topic's partition count, from metadata.
+    pub(crate) partition_count: Option<i32>,
+    /// Group membership, when the consumer is in a group.
+    pub membership: Option<super::consumer_group::Membership>,
 }
 
 type CCtx<'a> = Ctx<'a, KafkaNode>;
@@ -105,6 +151,8 @@ impl Consumer {
             pending: BTreeMap::new(),
             next_correlation: 0,
             metadata_wanted: false,
+            partition_count: None,
+            membership: None,
         }
     }
 
@@ -114,6 +162,20 @@ impl Consumer {
             Some(Position::At(o)) => Some(*o),
             _ => None,
         }
+    }
+
+    /// Whether this consumer has read everything below each partition's high watermark, as
+    /// `high_watermark` reports it; a group member must also hold a current assignment.
+    pub fn caught_up(&self, high_watermark: impl Fn(&TopicPartition) -> Option<Offset>) -> bool {
+        let positions_done = self.positions.keys().all(|tp| high_watermark(tp).is_some_and(|hw| self.position(tp).is_some_and(|p| p >= hw)));
+        match &self.membership {
+            Some(m) => m.is_stable() && positions_done,
+            None => !self.positions.is_empty() && positions_done,
+        }
+    }
+
+    pub fn on_shutdown(&mut self, ctx: &mut CCtx<'_>) {
+        self.leave_group(ctx);
     }
 
     pub fn on_start(&mut self, ctx: &mut CCtx<'_>) {
@@ -127,7 +189,7 @@ impl Consumer {
             Msg::MetadataResponse(r) => self.on_metadata(ctx, r),
             Msg::ListOffsetsResponse(r) => self.on_list_offsets(ctx, r),
             Msg::FetchResponse(r) => self.on_fetch_response(ctx, r),
-            _ => {}
+            other => self.on_group_response(ctx, other),
         }
     }
 
@@ -137,11 +199,14 @@ impl Consumer {
             ConsumerTimer::RequestTimeout(corr) => {
                 if let Some(p) = self.pending.remove(&corr) {
                     ctx.mark("consumer.request_timeout");
-                    self.forget(p);
+                    self.forget(ctx, p);
                     self.metadata_wanted = true;
                     self.poll(ctx);
                 }
             }
+            ConsumerTimer::Heartbeat => self.heartbeat(ctx),
+            ConsumerTimer::AutoCommit => self.auto_commit(ctx),
+            ConsumerTimer::Rejoin => self.rejoin(ctx),
         }
     }
 
@@ -149,13 +214,13 @@ impl Consumer {
         let lost: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, p)| matches!(p, Pending::Fetch(n) | Pending::ListOffsets(n) | Pending::Metadata(n) if *n == peer))
+            .filter(|(_, p)| matches!(p, Pending::Fetch(n) | Pending::ListOffsets(n) | Pending::Metadata(n) | Pending::Group(n, _) if *n == peer))
             .map(|(c, _)| *c)
             .collect();
         for corr in lost {
             let p = self.pending.remove(&corr).expect("listed");
             ctx.cancel_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(corr)));
-            self.forget(p);
+            self.forget(ctx, p);
         }
         ctx.explain(|| format!("connection to {peer} broke: metadata and fetches again after retry.backoff.ms"));
         self.metadata_wanted = true;
@@ -163,7 +228,10 @@ impl Consumer {
     }
 
     /// Undoes the bookkeeping of a request that will get no answer.
-    fn forget(&mut self, pending: Pending) {
+    fn forget(&mut self, ctx: &mut CCtx<'_>, pending: Pending) {
+        if let Pending::Group(_, kind) = pending {
+            return self.group_request_lost(ctx, kind);
+        }
         if let Pending::ListOffsets(node) = pending {
             for (tp, pos) in self.positions.iter_mut() {
                 if let Position::LookingUp(spec, why) = *pos {
@@ -179,12 +247,31 @@ impl Consumer {
         ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::Poll), SimDuration::from_millis(self.config.retry_backoff_ms));
     }
 
-    fn request(&mut self, ctx: &mut CCtx<'_>, node: NodeId, pending: Pending, msg: impl FnOnce(u64) -> Msg) {
+    pub(crate) fn backoff_timer(&self) -> SimDuration {
+        SimDuration::from_millis(self.config.retry_backoff_ms)
+    }
+
+    pub(crate) fn request(&mut self, ctx: &mut CCtx<'_>, node: NodeId, pending: Pending, msg: impl FnOnce(u64) -> Msg) {
+        // A JoinGroup is parked for up to the rebalance timeout: Java waits that long plus 5 s.
+        let timeout_ms = match (&pending, &self.config.group) {
+            (Pending::Group(_, GroupRequest::Join), Some(g)) => self.config.request_timeout_ms.max(g.rebalance_timeout_ms + 5_000),
+            _ => self.config.request_timeout_ms,
+        };
         self.next_correlation += 1;
         let corr = self.next_correlation;
         self.pending.insert(corr, pending);
         ctx.send(node, msg(corr));
-        ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(corr)), SimDuration::from_millis(self.config.request_timeout_ms));
+        ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(corr)), SimDuration::from_millis(timeout_ms));
+    }
+
+    /// A broker to ask for metadata or the coordinator, rotating through the known ones.
+    pub(crate) fn any_broker(&mut self) -> Option<NodeId> {
+        if self.known_brokers.is_empty() {
+            return None;
+        }
+        let node = self.known_brokers[self.next_bootstrap % self.known_brokers.len()];
+        self.next_bootstrap += 1;
+        Some(node)
     }
 
     fn request_metadata(&mut self, ctx: &mut CCtx<'_>) {
@@ -211,10 +298,19 @@ impl Consumer {
             return self.backoff(ctx);
         };
         self.leaders.clear();
+        self.partition_count = Some(topic.partitions.len() as i32);
+        let in_group = self.config.group.is_some();
         for p in &topic.partitions {
             let tp = TopicPartition::new(topic.name.clone(), p.partition);
             let assigned = self.config.partitions.as_ref().is_none_or(|ps| ps.contains(&p.partition));
             if !assigned {
+                continue;
+            }
+            if in_group {
+                // A member's positions come from its assignment, not from the metadata.
+                if let Some(node) = p.leader.and_then(|b| resp.brokers.iter().find(|(id, _)| *id == b).map(|(_, n)| *n)) {
+                    self.leaders.insert(tp, (node, p.leader_epoch));
+                }
                 continue;
             }
             if let Some(node) = p.leader.and_then(|b| resp.brokers.iter().find(|(id, _)| *id == b).map(|(_, n)| *n)) {
@@ -236,11 +332,18 @@ impl Consumer {
             self.metadata_wanted = true;
             return self.backoff(ctx);
         }
+        if in_group && self.membership.is_none() {
+            self.start_membership(ctx);
+        }
         self.poll(ctx);
     }
 
     /// Sends a ListOffsets for every partition that needs one and a fetch to every leader that has
     /// no fetch in flight.
+    pub(crate) fn poll_now(&mut self, ctx: &mut CCtx<'_>) {
+        self.poll(ctx);
+    }
+
     fn poll(&mut self, ctx: &mut CCtx<'_>) {
         if self.metadata_wanted {
             self.request_metadata(ctx);
@@ -250,7 +353,7 @@ impl Consumer {
             .values()
             .filter_map(|p| match p {
                 Pending::Fetch(n) | Pending::ListOffsets(n) => Some(*n),
-                Pending::Metadata(_) => None,
+                Pending::Metadata(_) | Pending::Group(..) => None,
             })
             .collect();
         let mut lookups: BTreeMap<NodeId, Vec<(TopicPartition, OffsetSpec)>> = BTreeMap::new();
@@ -271,7 +374,7 @@ impl Consumer {
                     current_leader_epoch: Some(epoch),
                     last_fetched_epoch: None,
                 }),
-                Position::LookingUp(..) | Position::Stopped => {}
+                Position::LookingUp(..) | Position::Stopped | Position::FetchingCommitted => {}
             }
         }
         for (node, partitions) in lookups {

@@ -6,6 +6,7 @@ pub mod assignor;
 pub mod broker;
 pub mod config;
 pub mod consumer;
+pub mod consumer_group;
 pub mod controller;
 pub mod group;
 pub mod ids;

@@ -87,6 +87,12 @@ impl Actor for KafkaNode {
         }
     }
 
+    fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if let KafkaNode::Consumer(c) = self {
+            c.on_shutdown(ctx);
+        }
+    }
+
     fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         match self {
             KafkaNode::Broker(b) => b.on_disconnect(ctx, peer),

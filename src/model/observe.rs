@@ -19,6 +19,12 @@ pub enum Observation {
     Polled { partition: TopicPartition, records: Vec<(Offset, RecordId)>, high_watermark: Offset },
     /// A consumer set its position for a partition: at start, or after OFFSET_OUT_OF_RANGE.
     PositionSet { partition: TopicPartition, offset: Offset, reason: PositionReason },
+    /// A group member received its assignment for a generation (SyncGroup).
+    Assigned { group: String, generation: i32, member_id: String, partitions: Vec<TopicPartition> },
+    /// A group member gave up its partitions before rejoining (eager rebalancing).
+    Revoked { group: String, generation: i32, partitions: Vec<TopicPartition> },
+    /// An OffsetCommit came back: the offsets, and the coordinator's answer.
+    Committed { group: String, generation: i32, offsets: Vec<(TopicPartition, Offset)>, error: ErrorCode },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -28,4 +34,6 @@ pub enum PositionReason {
     Start,
     /// `auto.offset.reset` after OFFSET_OUT_OF_RANGE.
     Reset,
+    /// The group's committed offset (OffsetFetch).
+    Committed,
 }

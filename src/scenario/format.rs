@@ -58,6 +58,9 @@ pub struct ClusterSection {
     pub hw_checkpoint_interval_ms: u64,
     #[serde(rename = "log.retention.check.interval.ms", default = "five_min")]
     pub retention_check_interval_ms: u64,
+    /// Partitions of `__consumer_offsets` (created when a consumer has a `group.id`).
+    #[serde(rename = "offsets.topic.num.partitions", default = "fifty")]
+    pub offsets_topic_partitions: Spanned<i32>,
 }
 
 /// Bug switches: known Kafka bugs and unsafe behaviours, off by default.
@@ -168,6 +171,23 @@ pub struct ConsumerSection {
     #[serde(rename = "retry.backoff.ms", default = "hundred")]
     pub retry_backoff_ms: u64,
     pub start_at: Option<Duration>,
+    /// `group.id`: the consumer subscribes as a member of this group instead of `assign()`.
+    #[serde(rename = "group.id")]
+    pub group_id: Option<Spanned<String>>,
+    /// `partition.assignment.strategy`: assignor names in preference order.
+    #[serde(rename = "partition.assignment.strategy", default = "range_only")]
+    pub assignment_strategy: Spanned<Vec<String>>,
+    #[serde(rename = "session.timeout.ms", default = "fortyfive_s")]
+    pub session_timeout_ms: u64,
+    #[serde(rename = "heartbeat.interval.ms", default = "three_s")]
+    pub heartbeat_interval_ms: u64,
+    /// Also the JoinGroup rebalance timeout.
+    #[serde(rename = "max.poll.interval.ms", default = "five_min")]
+    pub max_poll_interval_ms: u64,
+    #[serde(rename = "enable.auto.commit", default = "yes")]
+    pub enable_auto_commit: bool,
+    #[serde(rename = "auto.commit.interval.ms", default = "five_s")]
+    pub auto_commit_interval_ms: u64,
 }
 
 /// What a fault does.
@@ -307,6 +327,21 @@ fn five_spanned() -> Spanned<u64> {
 }
 fn batch_size() -> u64 {
     16_384
+}
+fn fifty() -> Spanned<i32> {
+    Spanned::new(0..0, 50)
+}
+fn range_only() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, vec!["range".to_string()])
+}
+fn fortyfive_s() -> u64 {
+    45_000
+}
+fn three_s() -> u64 {
+    3_000
+}
+fn yes() -> bool {
+    true
 }
 fn no() -> Spanned<bool> {
     Spanned::new(0..0, false)

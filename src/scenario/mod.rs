@@ -20,7 +20,8 @@ use crate::engine::{Control, Limits, RandomChooser, World};
 use crate::model::broker::{Broker, BrokerConfig};
 use crate::model::config::{BrokerSettings, BugSwitches, ClusterLayout, TopicConfig};
 use crate::model::controller::{Controller, ControllerConfig};
-use crate::model::consumer::{Consumer, ConsumerConfig, StartPosition};
+use crate::model::group::protocol::CONSUMER_OFFSETS;
+use crate::model::consumer::{Consumer, ConsumerConfig, GroupSettings, StartPosition};
 use crate::model::partitioner::Partitioner;
 use crate::model::producer::{KeySpace, Producer, ProducerConfig};
 use crate::model::protocol::MESSAGE_KINDS;
@@ -183,8 +184,21 @@ impl Scenario {
                 _ => {}
             }
         }
+        if *f.cluster.offsets_topic_partitions.get_ref() < 1 {
+            return Err((f.cluster.offsets_topic_partitions.span(), "offsets.topic.num.partitions must be at least 1".into()));
+        }
         for c in &f.consumers {
             let n = topic_partitions(&c.topic)?;
+            let strategies = c.assignment_strategy.get_ref();
+            if let Some(bad) = strategies.iter().find(|s| !["range", "roundrobin", "sticky"].contains(&s.as_str())) {
+                return Err((c.assignment_strategy.span(), format!("unknown or not yet simulated assignor '{bad}', expected some of: range, roundrobin, sticky (cooperative-sticky is not simulated yet)")));
+            }
+            if strategies.is_empty() {
+                return Err((c.assignment_strategy.span(), "partition.assignment.strategy needs at least one assignor".into()));
+            }
+            if c.group_id.is_some() && c.partitions.is_some() {
+                return Err((c.name.span(), "a consumer either joins a group (group.id) or assign()s partitions, not both".into()));
+            }
             if let Some(ps) = &c.partitions {
                 if let Some(bad) = ps.get_ref().iter().find(|p| **p < 0 || **p >= n) {
                     return Err((ps.span(), format!("partition {bad} does not exist: the topic has partitions 0..{}", n - 1)));
@@ -259,9 +273,17 @@ impl Scenario {
         let f = &self.file;
         let c = &f.cluster;
         let brokers = *c.brokers.get_ref();
+        let mut topics: Vec<TopicConfig> = f.topics.iter().map(topic_config).collect();
+        if f.consumers.iter().any(|c| c.group_id.is_some()) {
+            // `offsets.topic.replication.factor` is 3; a smaller cluster gets what it can hold.
+            let mut offsets = TopicConfig::new(CONSUMER_OFFSETS, *c.offsets_topic_partitions.get_ref());
+            offsets.replication_factor = brokers.min(3) as i16;
+            topics.push(offsets);
+        }
         ClusterLayout {
             brokers: (0..brokers).map(|i| (BrokerId(i as i32), NodeId(i))).collect(),
-            topics: f.topics.iter().map(topic_config).collect(),
+            topics,
+            offsets_topic_partitions: *c.offsets_topic_partitions.get_ref(),
             controller: NodeId(brokers),
             settings: BrokerSettings {
                 heartbeat_interval_ms: c.heartbeat_interval_ms,
@@ -443,6 +465,15 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId]) -> ConsumerConfig 
         fetch_max_bytes: c.fetch_max_bytes,
         request_timeout_ms: c.request_timeout_ms,
         retry_backoff_ms: c.retry_backoff_ms,
+        group: c.group_id.as_ref().map(|g| GroupSettings {
+            group_id: g.get_ref().clone(),
+            assignors: c.assignment_strategy.get_ref().clone(),
+            session_timeout_ms: c.session_timeout_ms,
+            heartbeat_interval_ms: c.heartbeat_interval_ms,
+            rebalance_timeout_ms: c.max_poll_interval_ms,
+            enable_auto_commit: c.enable_auto_commit,
+            auto_commit_interval_ms: c.auto_commit_interval_ms,
+        }),
     }
 }
 

@@ -31,6 +31,7 @@ use super::config::{BugSwitches, BrokerSettings, ClusterLayout};
 use super::ids::{BrokerId, NodeId, Offset, TopicPartition};
 use super::metadata::MetadataImage;
 use super::node::{DiskEntry, KafkaNode, NodeTimer};
+use super::group::protocol::*;
 use super::protocol::*;
 use super::time::SimDuration;
 pub use epochs::EpochCache;
@@ -166,13 +167,8 @@ impl Broker {
             }
             Msg::UpdateMetadataRequest(req) => self.apply_metadata(ctx, req.metadata),
             Msg::AlterPartitionResponse(resp) => self.on_alter_partition_response(ctx, resp),
-            Msg::JoinGroupRequest(r) => self.group(&r.group_id.clone()).on_join(ctx, from, r),
-            Msg::SyncGroupRequest(r) => self.group(&r.group_id.clone()).on_sync(ctx, from, r),
-            Msg::HeartbeatRequest(r) => self.group(&r.group_id.clone()).on_heartbeat(ctx, from, r),
-            Msg::LeaveGroupRequest(r) => self.group(&r.group_id.clone()).on_leave(ctx, from, r),
-            Msg::OffsetCommitRequest(r) => self.group(&r.group_id.clone()).on_offset_commit(ctx, from, r),
-            Msg::OffsetFetchRequest(r) => self.group(&r.group_id.clone()).on_offset_fetch(ctx, from, r),
-            other => ctx.explain(|| format!("ignored unexpected {}", super::actor::Message::kind(&other))),
+            Msg::FindCoordinatorRequest(r) => self.on_find_coordinator(ctx, from, r),
+            other => self.on_group_request(ctx, from, other),
         }
     }
 
@@ -229,10 +225,38 @@ impl Broker {
         self.partition_progressed(ctx, &tp);
     }
 
-    /// The group this broker coordinates, created Empty on first use. (Placement on the leader of
-    /// the group's `__consumer_offsets` partition, and persistence there, are not modelled yet.)
-    fn group(&mut self, group_id: &str) -> &mut crate::model::group::Group {
-        self.groups.entry(group_id.to_string()).or_insert_with(|| crate::model::group::Group::new(group_id, Default::default()))
+    /// FindCoordinator: the leader of the group's `__consumer_offsets` partition, as this broker's
+    /// metadata says.
+    fn on_find_coordinator(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: FindCoordinatorRequest) {
+        let tp = self.config.layout.coordinator_partition(&req.key);
+        let node = self.metadata.partitions.get(&tp).and_then(|s| s.leader).and_then(|b| self.metadata.node_of(b));
+        let error_code = if node.is_some() { ErrorCode::None } else { ErrorCode::CoordinatorNotAvailable };
+        ctx.send(from, Msg::FindCoordinatorResponse(FindCoordinatorResponse { correlation_id: req.correlation_id, error_code, node }));
+    }
+
+    /// A group request: handled by the group if this broker leads the group's
+    /// `__consumer_offsets` partition, else NOT_COORDINATOR. Groups live in the coordinator's
+    /// memory; persistence to `__consumer_offsets` and loading on failover are not modelled yet.
+    fn on_group_request(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, msg: Msg) {
+        let Some(group_id) = group_of(&msg) else {
+            return ctx.explain(|| format!("ignored unexpected {}", super::actor::Message::kind(&msg)));
+        };
+        let me = self.id();
+        let tp = self.config.layout.coordinator_partition(&group_id);
+        if !self.partitions.get(&tp).is_some_and(|p| p.is_leader(me)) {
+            ctx.mark("group.not_coordinator");
+            return ctx.send(from, not_coordinator(&msg));
+        }
+        let group = self.groups.entry(group_id.clone()).or_insert_with(|| crate::model::group::Group::new(group_id, Default::default()));
+        match msg {
+            Msg::JoinGroupRequest(r) => group.on_join(ctx, from, r),
+            Msg::SyncGroupRequest(r) => group.on_sync(ctx, from, r),
+            Msg::HeartbeatRequest(r) => group.on_heartbeat(ctx, from, r),
+            Msg::LeaveGroupRequest(r) => group.on_leave(ctx, from, r),
+            Msg::OffsetCommitRequest(r) => group.on_offset_commit(ctx, from, r),
+            Msg::OffsetFetchRequest(r) => group.on_offset_fetch(ctx, from, r),
+            _ => unreachable!("group_of names only group requests"),
+        }
     }
 
     fn register(&mut self, ctx: &mut BrokerCtx<'_>) {
@@ -408,6 +432,44 @@ impl Broker {
         let entries = part.epochs.entries().iter().map(|(e, o)| DiskEntry::Epoch(*e, *o)).collect();
         ctx.rewrite(part.epochs_file(), entries);
         ctx.fsync(part.epochs_file());
+    }
+}
+
+/// The group a request is about, for group requests.
+fn group_of(msg: &Msg) -> Option<String> {
+    Some(match msg {
+        Msg::JoinGroupRequest(r) => r.group_id.clone(),
+        Msg::SyncGroupRequest(r) => r.group_id.clone(),
+        Msg::HeartbeatRequest(r) => r.group_id.clone(),
+        Msg::LeaveGroupRequest(r) => r.group_id.clone(),
+        Msg::OffsetCommitRequest(r) => r.group_id.clone(),
+        Msg::OffsetFetchRequest(r) => r.group_id.clone(),
+        _ => return None,
+    })
+}
+
+/// The NOT_COORDINATOR answer to a group request.
+fn not_coordinator(msg: &Msg) -> Msg {
+    let e = ErrorCode::NotCoordinator;
+    match msg {
+        Msg::JoinGroupRequest(r) => Msg::JoinGroupResponse(JoinGroupResponse {
+            correlation_id: r.correlation_id,
+            error_code: e,
+            generation_id: -1,
+            protocol_name: None,
+            leader: String::new(),
+            member_id: r.member_id.clone(),
+            members: vec![],
+        }),
+        Msg::SyncGroupRequest(r) => Msg::SyncGroupResponse(SyncGroupResponse { correlation_id: r.correlation_id, error_code: e, assignment: vec![] }),
+        Msg::HeartbeatRequest(r) => Msg::HeartbeatResponse(HeartbeatResponse { correlation_id: r.correlation_id, error_code: e }),
+        Msg::LeaveGroupRequest(r) => Msg::LeaveGroupResponse(LeaveGroupResponse { correlation_id: r.correlation_id, error_code: e }),
+        Msg::OffsetCommitRequest(r) => Msg::OffsetCommitResponse(OffsetCommitResponse {
+            correlation_id: r.correlation_id,
+            partitions: r.offsets.iter().map(|(tp, _)| (tp.clone(), e)).collect(),
+        }),
+        Msg::OffsetFetchRequest(r) => Msg::OffsetFetchResponse(OffsetFetchResponse { correlation_id: r.correlation_id, error_code: e, offsets: vec![] }),
+        _ => unreachable!("only group requests"),
     }
 }
 

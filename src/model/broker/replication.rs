@@ -67,6 +67,13 @@ impl Broker {
         }
         if was_leader {
             ctx.mark("broker.resign_leadership");
+            // The groups this broker coordinated through this partition are unloaded.
+            let layout = &self.config.layout;
+            let before = self.groups.len();
+            self.groups.retain(|g, _| &layout.coordinator_partition(g) != tp);
+            if self.groups.len() < before {
+                ctx.mark("group.unloaded");
+            }
         }
         let who = leader.map_or("no leader".to_string(), |l| format!("leader {l}"));
         ctx.explain(|| format!("{tp}: follower in epoch {epoch}, {who}"));

@@ -4,8 +4,25 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ids::{Offset, TopicPartition};
+use crate::model::ids::{NodeId, Offset, TopicPartition};
 use crate::model::protocol::ErrorCode;
+
+/// The name of the internal topic whose partition leaders coordinate groups.
+pub const CONSUMER_OFFSETS: &str = "__consumer_offsets";
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FindCoordinatorRequest {
+    pub correlation_id: u64,
+    /// The group id.
+    pub key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FindCoordinatorResponse {
+    pub correlation_id: u64,
+    pub error_code: ErrorCode,
+    pub node: Option<NodeId>,
+}
 
 /// The consumer protocol's Subscription (JoinGroup metadata): topics, owned partitions (KIP-429)
 /// and the generation they were owned in (KIP-792).
