@@ -199,7 +199,7 @@ impl Consumer {
             ConsumerTimer::RequestTimeout(corr) => {
                 if let Some(p) = self.pending.remove(&corr) {
                     ctx.mark("consumer.request_timeout");
-                    self.forget(ctx, p);
+                    self.forget(ctx, corr, p);
                     self.metadata_wanted = true;
                     self.poll(ctx);
                 }
@@ -220,7 +220,7 @@ impl Consumer {
         for corr in lost {
             let p = self.pending.remove(&corr).expect("listed");
             ctx.cancel_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(corr)));
-            self.forget(ctx, p);
+            self.forget(ctx, corr, p);
         }
         ctx.explain(|| format!("connection to {peer} broke: metadata and fetches again after retry.backoff.ms"));
         self.metadata_wanted = true;
@@ -228,9 +228,9 @@ impl Consumer {
     }
 
     /// Undoes the bookkeeping of a request that will get no answer.
-    fn forget(&mut self, ctx: &mut CCtx<'_>, pending: Pending) {
+    fn forget(&mut self, ctx: &mut CCtx<'_>, corr: u64, pending: Pending) {
         if let Pending::Group(_, kind) = pending {
-            return self.group_request_lost(ctx, kind);
+            return self.group_request_lost(ctx, corr, kind);
         }
         if let Pending::ListOffsets(node) = pending {
             for (tp, pos) in self.positions.iter_mut() {
@@ -358,8 +358,12 @@ impl Consumer {
             .collect();
         let mut lookups: BTreeMap<NodeId, Vec<(TopicPartition, OffsetSpec)>> = BTreeMap::new();
         let mut fetches: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
+        let mut leader_unknown = false;
         for (tp, pos) in self.positions.iter_mut() {
-            let Some(&(node, epoch)) = self.leaders.get(tp) else { continue };
+            let Some(&(node, epoch)) = self.leaders.get(tp) else {
+                leader_unknown = true;
+                continue;
+            };
             if busy.contains(&node) {
                 continue;
             }
@@ -381,6 +385,11 @@ impl Consumer {
             self.request(ctx, node, Pending::ListOffsets(node), |c| {
                 Msg::ListOffsetsRequest(ListOffsetsRequest { correlation_id: c, partitions })
             });
+        }
+        if leader_unknown {
+            // A partition whose leader the last metadata did not name: ask again after a backoff.
+            self.metadata_wanted = true;
+            ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::Poll), SimDuration::from_millis(self.config.retry_backoff_ms));
         }
         let (wait, min, max) = (self.config.fetch_max_wait_ms, self.config.fetch_min_bytes, self.config.fetch_max_bytes);
         for (node, partitions) in fetches {

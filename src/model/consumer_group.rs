@@ -44,6 +44,9 @@ pub struct Membership {
     pub member_id: String,
     pub generation: i32,
     pub assignment: Vec<TopicPartition>,
+    /// OffsetCommits in flight: correlation id → (generation, offsets).
+    #[serde(skip)]
+    commits: std::collections::BTreeMap<u64, (i32, Vec<(TopicPartition, Offset)>)>,
 }
 
 impl Membership {
@@ -62,7 +65,14 @@ impl Consumer {
     }
 
     pub(crate) fn start_membership(&mut self, ctx: &mut CCtx<'_>) {
-        self.membership = Some(Membership { phase: Phase::FindingCoordinator, coordinator: None, member_id: String::new(), generation: -1, assignment: vec![] });
+        self.membership = Some(Membership {
+            phase: Phase::FindingCoordinator,
+            coordinator: None,
+            member_id: String::new(),
+            generation: -1,
+            assignment: vec![],
+            commits: Default::default(),
+        });
         let g = self.group_id();
         ctx.explain(|| format!("subscribes to {} in group {g}", self.config.topic));
         self.find_coordinator(ctx);
@@ -136,6 +146,10 @@ impl Consumer {
         };
         let Some(Pending::Group(_, kind)) = self.pending.remove(&corr) else { return };
         ctx.cancel_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(corr)));
+        if let Msg::OffsetCommitResponse(r) = &msg {
+            let error = r.partitions.first().map_or(ErrorCode::None, |(_, e)| *e);
+            self.commit_answered(ctx, corr, error);
+        }
         match (kind, msg) {
             (GroupRequest::FindCoordinator, Msg::FindCoordinatorResponse(r)) => self.on_find_coordinator(ctx, r),
             (GroupRequest::Join, Msg::JoinGroupResponse(r)) => self.on_join_response(ctx, r),
@@ -344,10 +358,20 @@ impl Consumer {
             return;
         }
         let (group_id, generation_id, member_id) = (self.group_id(), m.generation, m.member_id.clone());
-        ctx.observe(Observation::Committed { group: group_id.clone(), generation: generation_id, offsets: offsets.clone(), error: ErrorCode::None });
+        let kept = offsets.clone();
         self.request(ctx, coordinator, Pending::Group(coordinator, GroupRequest::Commit), |c| {
             Msg::OffsetCommitRequest(OffsetCommitRequest { correlation_id: c, group_id, generation_id, member_id, offsets })
         });
+        let corr = self.pending.keys().next_back().copied().expect("just sent");
+        self.member().commits.insert(corr, (generation_id, kept));
+    }
+
+    /// Records an OffsetCommit's outcome in the history: the coordinator's answer, or the
+    /// request's loss.
+    fn commit_answered(&mut self, ctx: &mut CCtx<'_>, corr: u64, error: ErrorCode) {
+        let group = self.group_id();
+        let Some((generation, offsets)) = self.membership.as_mut().and_then(|m| m.commits.remove(&corr)) else { return };
+        ctx.observe(Observation::Committed { group, generation, offsets, error });
     }
 
     /// A graceful close: commit (with auto-commit) and leave the group.
@@ -367,9 +391,10 @@ impl Consumer {
     }
 
     /// A group request got no answer (timeout or disconnect).
-    pub(crate) fn group_request_lost(&mut self, ctx: &mut CCtx<'_>, kind: GroupRequest) {
+    pub(crate) fn group_request_lost(&mut self, ctx: &mut CCtx<'_>, corr: u64, kind: GroupRequest) {
         match kind {
-            GroupRequest::Commit | GroupRequest::Leave => {}
+            GroupRequest::Commit => self.commit_answered(ctx, corr, ErrorCode::RequestTimedOut),
+            GroupRequest::Leave => {}
             GroupRequest::OffsetFetch => {
                 // Ask again once the coordinator is back.
                 for pos in self.positions.values_mut() {
