@@ -3,6 +3,7 @@
 //!
 //! Each checker's doc comment is its precise definition.
 
+pub mod groups;
 pub mod lost_write;
 pub mod replica;
 
@@ -62,10 +63,11 @@ impl CheckInput<'_> {
 pub fn check_all(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut v = lost_write::check(input);
     v.extend(replica::check_reads_below_hw(input.history));
+    v.extend(groups::check(input));
     v
 }
 
 /// The names of every checker, for scenario validation and docs.
 pub fn checker_names() -> Vec<&'static str> {
-    std::iter::once(lost_write::NAME).chain(replica::NAMES.iter().copied()).collect()
+    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION].into_iter().chain(replica::NAMES.iter().copied()).collect()
 }

@@ -359,6 +359,7 @@ impl Consumer {
         }
         let (group_id, generation_id, member_id) = (self.group_id(), m.generation, m.member_id.clone());
         let kept = offsets.clone();
+        ctx.observe(Observation::CommitRequested { group: group_id.clone(), generation: generation_id, offsets: offsets.clone() });
         self.request(ctx, coordinator, Pending::Group(coordinator, GroupRequest::Commit), |c| {
             Msg::OffsetCommitRequest(OffsetCommitRequest { correlation_id: c, group_id, generation_id, member_id, offsets })
         });

@@ -23,6 +23,9 @@ pub enum Observation {
     Assigned { group: String, generation: i32, member_id: String, partitions: Vec<TopicPartition> },
     /// A group member gave up its partitions before rejoining (eager rebalancing).
     Revoked { group: String, generation: i32, partitions: Vec<TopicPartition> },
+    /// A member sent an OffsetCommit (its answer may never come: the coordinator may still have
+    /// applied it).
+    CommitRequested { group: String, generation: i32, offsets: Vec<(TopicPartition, Offset)> },
     /// An OffsetCommit came back: the offsets, and the coordinator's answer.
     Committed { group: String, generation: i32, offsets: Vec<(TopicPartition, Offset)>, error: ErrorCode },
 }

@@ -84,6 +84,12 @@ impl ErrorCode {
         !matches!(self, ErrorCode::None | ErrorCode::OffsetOutOfRange)
     }
 
+    /// For an OffsetCommit: the answer leaves open whether the commit was applied (the request
+    /// timed out or the connection broke); any other error means it was refused.
+    pub fn is_retriable_commit(self) -> bool {
+        matches!(self, ErrorCode::RequestTimedOut | ErrorCode::NetworkException)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ErrorCode::None => "NONE",

@@ -1,0 +1,203 @@
+//! Consumer-group checkers.
+//!
+//! **`exclusive-ownership`.** Within one generation of one group, no partition is assigned to two
+//! members (read from the `assigned` observations, which each member records when SyncGroup hands
+//! it its partitions).
+//!
+//! **`group-isolation`.** Groups are independent:
+//! 1. *Offsets*: when a member starts a partition from the group's committed offset (OffsetFetch),
+//!    that offset is one its own group asked to commit for that partition (a commit whose answer
+//!    was lost may still have been applied) and that the coordinator did not refuse. Anything
+//!    else came from another group, or from nowhere.
+//! 2. *Delivery*: every group receives every committed record of its topic: each record that the
+//!    final committed log holds at an offset at or above where the group first started reading
+//!    that partition (and at or above the final log start offset, since retention may delete
+//!    records first) was handed to some member of the group.
+//!
+//! Each violation names the group, the generation or partition, the members and the offsets.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{CheckInput, Violation};
+use crate::model::protocol::ErrorCode;
+use crate::model::{NodeId, Observation, Offset, RecordId, TopicPartition};
+
+pub const EXCLUSIVE_OWNERSHIP: &str = "exclusive-ownership";
+pub const GROUP_ISOLATION: &str = "group-isolation";
+
+pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
+    let mut v = exclusive_ownership(input);
+    v.extend(group_isolation(input));
+    v
+}
+
+fn exclusive_ownership(input: &CheckInput<'_>) -> Vec<Violation> {
+    // (group, generation, partition) → (member, seq)
+    let mut owners: BTreeMap<(String, i32, TopicPartition), (String, u64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for h in input.history {
+        let Observation::Assigned { group, generation, member_id, partitions } = &h.obs else { continue };
+        for tp in partitions {
+            let key = (group.clone(), *generation, tp.clone());
+            match owners.get(&key) {
+                Some((other, seq)) if other != member_id => out.push(Violation {
+                    kind: EXCLUSIVE_OWNERSHIP.into(),
+                    summary: format!("group {group} generation {generation}: {tp} is assigned to both {other} and {member_id}"),
+                    evidence: vec![*seq, h.seq],
+                }),
+                Some(_) => {}
+                None => {
+                    owners.insert(key, (member_id.clone(), h.seq));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Which group each consumer node belongs to, from what it observed.
+fn groups_of_nodes(input: &CheckInput<'_>) -> BTreeMap<NodeId, String> {
+    input
+        .history
+        .iter()
+        .filter_map(|h| match &h.obs {
+            Observation::Assigned { group, .. } | Observation::CommitRequested { group, .. } => Some((h.node, group.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    let mut committed: BTreeMap<(String, TopicPartition), BTreeSet<Offset>> = BTreeMap::new();
+    let mut first_start: BTreeMap<(String, TopicPartition), Offset> = BTreeMap::new();
+    let mut delivered: BTreeMap<(String, TopicPartition), BTreeSet<(Offset, RecordId)>> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut reported = BTreeSet::new();
+    for h in input.history {
+        let Some(group) = node_group.get(&h.node) else { continue };
+        match &h.obs {
+            Observation::CommitRequested { offsets, .. } => {
+                for (tp, o) in offsets {
+                    committed.entry((group.clone(), tp.clone())).or_default().insert(*o);
+                }
+            }
+            Observation::Committed { offsets, error, .. } if *error != ErrorCode::None && !error.is_retriable_commit() => {
+                // Refused by the coordinator: it was never applied.
+                for (tp, o) in offsets {
+                    if let Some(set) = committed.get_mut(&(group.clone(), tp.clone())) {
+                        set.remove(o);
+                    }
+                }
+            }
+            Observation::PositionSet { partition, offset, reason } => {
+                first_start.entry((group.clone(), partition.clone())).or_insert(*offset);
+                let from_commit = *reason == crate::model::observe::PositionReason::Committed;
+                let known = committed.get(&(group.clone(), partition.clone())).is_some_and(|s| s.contains(offset));
+                if from_commit && !known && reported.insert((group.clone(), partition.clone())) {
+                    out.push(Violation {
+                        kind: GROUP_ISOLATION.into(),
+                        summary: format!("group {group}: {} started {partition} at committed offset {offset}, which group {group} never committed", input.name(h.node)),
+                        evidence: vec![h.seq],
+                    });
+                }
+            }
+            Observation::Polled { partition, records, .. } => {
+                delivered.entry((group.clone(), partition.clone())).or_default().extend(records.iter().copied());
+            }
+            _ => {}
+        }
+    }
+    for ((group, tp), start) in &first_start {
+        let Some(log) = input.final_logs.get(tp) else { continue };
+        let from = (*start).max(log.log_start_offset);
+        let got = delivered.get(&(group.clone(), tp.clone()));
+        let missing: Vec<(Offset, RecordId)> =
+            log.records.range(from..).filter(|(o, r)| !got.is_some_and(|g| g.contains(&(**o, **r)))).map(|(o, r)| (*o, *r)).collect();
+        if let Some((o, r)) = missing.first() {
+            out.push(Violation {
+                kind: GROUP_ISOLATION.into(),
+                summary: format!(
+                    "group {group} never received {} committed record(s) of {tp}, the first {r} at offset {o} (the group started the partition at {start})",
+                    missing.len()
+                ),
+                evidence: vec![],
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::FinalLog;
+    use crate::engine::HistoryEntry;
+    use crate::model::observe::PositionReason;
+    use crate::model::SimTime;
+
+    fn tp() -> TopicPartition {
+        TopicPartition::new("t", 0)
+    }
+    fn at(seq: u64, node: u32, obs: Observation) -> HistoryEntry<Observation> {
+        HistoryEntry { seq, at: SimTime(seq), node: NodeId(node), obs }
+    }
+    fn assigned(seq: u64, node: u32, gen: i32, member: &str) -> HistoryEntry<Observation> {
+        at(seq, node, Observation::Assigned { group: "g".into(), generation: gen, member_id: member.into(), partitions: vec![tp()] })
+    }
+    fn run(history: &[HistoryEntry<Observation>], records: &[(i64, u32)]) -> Vec<Violation> {
+        let recs = records.iter().map(|(o, s)| (Offset(*o), RecordId { producer: 0, seq: *s })).collect();
+        let logs = BTreeMap::from([(tp(), FinalLog { log_start_offset: Offset(0), high_watermark: Offset(records.len() as i64), records: recs })]);
+        let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names })
+    }
+    fn polled(seq: u64, node: u32, recs: &[(i64, u32)]) -> HistoryEntry<Observation> {
+        let records = recs.iter().map(|(o, s)| (Offset(*o), RecordId { producer: 0, seq: *s })).collect();
+        at(seq, node, Observation::Polled { partition: tp(), records, high_watermark: Offset(9) })
+    }
+    fn start(seq: u64, node: u32, o: i64, reason: PositionReason) -> HistoryEntry<Observation> {
+        at(seq, node, Observation::PositionSet { partition: tp(), offset: Offset(o), reason })
+    }
+
+    #[test]
+    fn one_owner_per_generation_holds() {
+        let h = vec![assigned(1, 1, 1, "a"), assigned(2, 2, 2, "b")];
+        assert!(run(&h, &[]).is_empty());
+    }
+
+    #[test]
+    fn two_owners_in_one_generation_break_exclusive_ownership() {
+        let h = vec![assigned(1, 1, 3, "a"), assigned(2, 2, 3, "b")];
+        let v = run(&h, &[]);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, EXCLUSIVE_OWNERSHIP);
+        assert!(v[0].summary.contains("generation 3") && v[0].summary.contains("both a and b"), "{}", v[0].summary);
+        assert_eq!(v[0].evidence, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_group_that_got_everything_from_its_start_is_isolated() {
+        let h = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), polled(3, 1, &[(0, 0), (1, 1)])];
+        assert!(run(&h, &[(0, 0), (1, 1)]).is_empty());
+    }
+
+    #[test]
+    fn a_record_the_group_never_received_breaks_isolation() {
+        let h = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), polled(3, 1, &[(0, 0)])];
+        let v = run(&h, &[(0, 0), (1, 1)]);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].summary.contains("never received 1 committed record(s) of t-0, the first p0#1 at offset 1"), "{}", v[0].summary);
+    }
+
+    #[test]
+    fn starting_from_an_offset_the_group_never_committed_breaks_isolation() {
+        let committed = at(2, 2, Observation::CommitRequested { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(1))] });
+        let ok = vec![assigned(1, 2, 1, "b"), committed.clone(), start(3, 1, 1, PositionReason::Committed), polled(4, 1, &[(1, 1)])];
+        let mut h = ok.clone();
+        h.insert(0, assigned(0, 1, 1, "a"));
+        assert!(run(&h, &[(0, 0), (1, 1)]).iter().all(|v| !v.summary.contains("never committed")));
+        let bad = vec![assigned(0, 1, 1, "a"), start(3, 1, 5, PositionReason::Committed)];
+        let v = run(&bad, &[]);
+        assert!(v.iter().any(|v| v.kind == GROUP_ISOLATION && v.summary.contains("which group g never committed")), "{v:?}");
+    }
+}
