@@ -161,7 +161,7 @@ mod tests {
         let mut b = Broker::recover(BrokerConfig { broker_id: BrokerId(id), layout }, &DiskImage::default());
         b.broker_epoch = Some(1);
         let part = b.partitions.get_mut(&tp()).unwrap();
-        let records = ids.iter().map(|seq| Record { id: RecordId { producer: 0, seq: *seq }, key: None, size: 1 }).collect();
+        let records = ids.iter().map(|seq| Record { id: RecordId { producer: 0, seq: *seq }, key: None, size: 1, value: None }).collect();
         part.log.append(records, LeaderEpoch(epoch), 0, None);
         part.log.advance_high_watermark(Offset(hw));
         part.state = Some(PartitionState {

@@ -259,7 +259,7 @@ impl Producer {
         let tp = TopicPartition::new(self.config.topic.clone(), partition);
         ctx.observe(Observation::ProduceInvoked { record: id, partition: tp.clone(), key: key.clone() });
         ctx.explain(|| format!("send() record {id} key {key:?} → {tp}"));
-        self.accumulate(ctx.now(), partition, Record { id, key, size });
+        self.accumulate(ctx.now(), partition, Record { id, key, size, value: None });
         if self.next_seq < self.config.messages && self.config.rate_per_sec > 0 {
             let gap = SimDuration::from_micros(1_000_000 / u64::from(self.config.rate_per_sec));
             ctx.set_timer(NodeTimer::Producer(ProducerTimer::NextRecord), gap);

@@ -157,6 +157,17 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub size: u32,
+    /// What an internal record says (a committed offset in `__consumer_offsets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<OffsetCommitValue>,
+}
+
+/// A record of `__consumer_offsets`: the committed offset of one partition for one group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OffsetCommitValue {
+    pub group: String,
+    pub partition: TopicPartition,
+    pub offset: Offset,
 }
 
 /// A record batch (message format v2): records with consecutive offsets from `base_offset`,

@@ -185,7 +185,7 @@ mod tests {
     use crate::model::ids::RecordId;
 
     fn recs(producer: u32, n: u32) -> Vec<Record> {
-        (0..n).map(|seq| Record { id: RecordId { producer, seq }, key: None, size: 10 }).collect()
+        (0..n).map(|seq| Record { id: RecordId { producer, seq }, key: None, size: 10, value: None }).collect()
     }
 
     #[test]

@@ -253,7 +253,11 @@ impl Broker {
             Msg::SyncGroupRequest(r) => group.on_sync(ctx, from, r),
             Msg::HeartbeatRequest(r) => group.on_heartbeat(ctx, from, r),
             Msg::LeaveGroupRequest(r) => group.on_leave(ctx, from, r),
-            Msg::OffsetCommitRequest(r) => group.on_offset_commit(ctx, from, r),
+            Msg::OffsetCommitRequest(r) => {
+                if group.check_commit(ctx, from, &r) == ErrorCode::None {
+                    self.write_offset_commit(ctx, from, r);
+                }
+            }
             Msg::OffsetFetchRequest(r) => group.on_offset_fetch(ctx, from, r),
             _ => unreachable!("group_of names only group requests"),
         }
@@ -559,7 +563,7 @@ mod tests {
     }
 
     fn produce(n: u32, acks: Acks) -> ProduceRequest {
-        let records = (0..n).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 10 }).collect();
+        let records = (0..n).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 10, value: None }).collect();
         ProduceRequest {
             correlation_id: 7,
             acks,
@@ -665,7 +669,7 @@ mod tests {
             partition_leader_epoch: LeaderEpoch(3),
             append_time_ms: 0,
             producer: None,
-            records: (0..4).map(|seq| Record { id: RecordId { producer: 1, seq }, key: None, size: 5 }).collect(),
+            records: (0..4).map(|seq| Record { id: RecordId { producer: 1, seq }, key: None, size: 5, value: None }).collect(),
         };
         let files = [
             ("t-0.log".to_string(), vec![DiskEntry::Batch(batch)]),

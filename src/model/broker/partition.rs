@@ -185,7 +185,7 @@ mod tests {
         topic.replication_factor = 3;
         topic.min_insync_replicas = min_isr;
         let mut log = PartitionLog::default();
-        let recs = (0..records).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 1 }).collect();
+        let recs = (0..records).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 1, value: None }).collect();
         log.append(recs, LeaderEpoch(0), 0, None);
         let mut p = Partition::new(topic, TopicPartition::new("t", 0), log, EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0))]));
         p.state = Some(PartitionState {

@@ -22,6 +22,16 @@ pub(crate) struct PendingProduce {
     acks: Acks,
     /// Per partition: the response so far, and the offset that must be reached to answer it.
     parts: Vec<(PartitionProduceResponse, Option<Offset>)>,
+    /// What the append was for: a client's produce, or a group coordinator's offset commit.
+    purpose: Purpose,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Purpose {
+    Produce,
+    /// An OffsetCommit written to `__consumer_offsets` (acks=-1): applied and answered once
+    /// committed.
+    OffsetCommit { group: String, offsets: Vec<(TopicPartition, Offset)> },
 }
 
 impl Broker {
@@ -39,7 +49,7 @@ impl Broker {
             ctx.explain(|| "acks=0: no response is sent".into());
         } else {
             let id = self.next_id();
-            self.pending_produces.insert(id, PendingProduce { from, correlation_id: req.correlation_id, acks: req.acks, parts });
+            self.pending_produces.insert(id, PendingProduce { from, correlation_id: req.correlation_id, acks: req.acks, parts, purpose: Purpose::Produce });
             ctx.set_timer(NodeTimer::Broker(BrokerTimer::ProduceExpiry(id)), SimDuration::from_millis(req.timeout_ms));
         }
         for tp in appended {
@@ -166,7 +176,7 @@ impl Broker {
         for id in ready {
             let pending = self.pending_produces.remove(&id).expect("listed");
             ctx.cancel_timer(NodeTimer::Broker(BrokerTimer::ProduceExpiry(id)));
-            respond(ctx, pending);
+            self.respond(ctx, pending);
         }
     }
 
@@ -180,14 +190,62 @@ impl Broker {
         }
         ctx.mark("broker.produce.timed_out");
         ctx.explain(|| "the delayed produce timed out: REQUEST_TIMED_OUT".into());
-        respond(ctx, pending);
+        self.respond(ctx, pending);
+    }
+
+    fn respond(&mut self, ctx: &mut BrokerCtx<'_>, pending: PendingProduce) {
+        match pending.purpose {
+            Purpose::Produce => {
+                let responses = pending.parts.into_iter().map(|(r, _)| r).collect();
+                ctx.send(pending.from, Msg::ProduceResponse(ProduceResponse { correlation_id: pending.correlation_id, responses }));
+            }
+            Purpose::OffsetCommit { group, offsets } => {
+                // Storage errors reach the client as COORDINATOR_NOT_AVAILABLE (reference A.1).
+                let error = match pending.parts.first().map(|(r, _)| r.error_code) {
+                    Some(ErrorCode::None) => ErrorCode::None,
+                    Some(ErrorCode::NotLeaderOrFollower) => ErrorCode::NotCoordinator,
+                    Some(ErrorCode::RequestTimedOut) => ErrorCode::RequestTimedOut,
+                    _ => ErrorCode::CoordinatorNotAvailable,
+                };
+                if error == ErrorCode::None {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        g.apply_commit(ctx, &offsets);
+                    }
+                }
+                let partitions = offsets.into_iter().map(|(tp, _)| (tp, error)).collect();
+                let resp = crate::model::group::protocol::OffsetCommitResponse { correlation_id: pending.correlation_id, partitions };
+                ctx.send(pending.from, Msg::OffsetCommitResponse(resp));
+            }
+        }
+    }
+
+    /// A valid OffsetCommit: written to the group's `__consumer_offsets` partition with acks=-1;
+    /// the group's offsets change, and the member hears back, once the records are committed.
+    pub(crate) fn write_offset_commit(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: crate::model::group::protocol::OffsetCommitRequest) {
+        let tp = self.config.layout.coordinator_partition(&req.group_id);
+        let producer = u32::MAX - self.id().0 as u32;
+        let records = req
+            .offsets
+            .iter()
+            .map(|(partition, offset)| {
+                let seq = self.next_id() as u32;
+                let value = OffsetCommitValue { group: req.group_id.clone(), partition: partition.clone(), offset: *offset };
+                Record { id: crate::model::ids::RecordId { producer, seq }, key: Some(req.group_id.clone()), size: 64, value: Some(value) }
+            })
+            .collect();
+        let (resp, need) = self.append_as_leader(ctx, &tp, records, None, Acks::All);
+        let purpose = Purpose::OffsetCommit { group: req.group_id, offsets: req.offsets };
+        let id = self.next_id();
+        let pending = PendingProduce { from, correlation_id: req.correlation_id, acks: Acks::All, parts: vec![(resp, need)], purpose };
+        self.pending_produces.insert(id, pending);
+        ctx.set_timer(NodeTimer::Broker(BrokerTimer::ProduceExpiry(id)), SimDuration::from_millis(COMMIT_TIMEOUT_MS));
+        self.partition_progressed(ctx, &tp);
     }
 }
 
-fn respond(ctx: &mut BrokerCtx<'_>, pending: PendingProduce) {
-    let responses = pending.parts.into_iter().map(|(r, _)| r).collect();
-    ctx.send(pending.from, Msg::ProduceResponse(ProduceResponse { correlation_id: pending.correlation_id, responses }));
-}
+/// How long an offset commit may wait for `__consumer_offsets` to commit it
+/// (`offsets.commit.timeout.ms`).
+const COMMIT_TIMEOUT_MS: u64 = 5_000;
 
 fn error_response(tp: &TopicPartition, error_code: ErrorCode) -> PartitionProduceResponse {
     PartitionProduceResponse { partition: tp.clone(), error_code, base_offset: None, log_start_offset: Offset(-1) }

@@ -46,7 +46,28 @@ impl Broker {
         let hw = part.log.high_watermark();
         ctx.mark("broker.become_leader");
         ctx.explain(|| format!("{tp}: became leader in epoch {epoch}; the epoch starts at offset {leo}; HW is {hw}"));
+        if tp.topic == crate::model::group::protocol::CONSUMER_OFFSETS {
+            self.load_groups(ctx, tp);
+        }
         self.partition_progressed(ctx, tp);
+    }
+
+    /// The new coordinator of a `__consumer_offsets` partition loads its groups' committed offsets
+    /// by reading the partition to its log end (reference A.1). Group membership is not written
+    /// there yet, so members rejoin the new coordinator.
+    fn load_groups(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
+        let part = &self.partitions[tp];
+        let mut loaded = 0;
+        for (_, record) in part.log.records() {
+            let Some(v) = &record.value else { continue };
+            let group = self.groups.entry(v.group.clone()).or_insert_with(|| crate::model::group::Group::new(v.group.clone(), Default::default()));
+            group.offsets.insert(v.partition.clone(), v.offset);
+            loaded += 1;
+        }
+        if loaded > 0 {
+            ctx.mark("group.offsets_loaded");
+            ctx.explain(|| format!("{tp}: loaded {loaded} committed offset record(s) of the groups it coordinates"));
+        }
     }
 
     pub(crate) fn become_follower(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition, was_leader: bool) {

@@ -493,19 +493,18 @@ impl Group {
         ctx.send(from, Msg::LeaveGroupResponse(LeaveGroupResponse { correlation_id: req.correlation_id, error_code }));
     }
 
-    /// OffsetCommit with Kafka's fencing (reference A.6). Returns the per-partition error.
-    pub fn on_offset_commit(&mut self, ctx: &mut GCtx<'_>, from: NodeId, req: OffsetCommitRequest) {
-        let error = self.validate_commit(&req);
+    /// OffsetCommit with Kafka's fencing (reference A.6): `None` when the commit may be written
+    /// (the hosting broker then writes it to `__consumer_offsets` and calls
+    /// [`Group::apply_commit`] once it is committed); otherwise the error, already answered.
+    pub fn check_commit(&mut self, ctx: &mut GCtx<'_>, from: NodeId, req: &OffsetCommitRequest) -> ErrorCode {
+        let error = self.validate_commit(req);
         if error == ErrorCode::None {
-            for (tp, offset) in &req.offsets {
-                self.offsets.insert(tp.clone(), *offset);
-            }
             if self.members.contains_key(&req.member_id) {
                 self.reset_session(ctx, &req.member_id);
             }
-            let (g, n) = (self.group_id.clone(), req.offsets.len());
-            ctx.explain(|| format!("group {g}: committed {n} offsets (generation {})", req.generation_id));
-        } else {
+            return error;
+        }
+        {
             ctx.mark(match error {
                 ErrorCode::IllegalGeneration => "group.commit.illegal_generation",
                 ErrorCode::UnknownMemberId => "group.commit.unknown_member",
@@ -517,6 +516,17 @@ impl Group {
         }
         let partitions = req.offsets.iter().map(|(tp, _)| (tp.clone(), error)).collect();
         ctx.send(from, Msg::OffsetCommitResponse(OffsetCommitResponse { correlation_id: req.correlation_id, partitions }));
+        error
+    }
+
+    /// A commit is durable in `__consumer_offsets`: the last one written wins (no monotonicity
+    /// check, reference A.6).
+    pub fn apply_commit(&mut self, ctx: &mut GCtx<'_>, offsets: &[(TopicPartition, Offset)]) {
+        for (tp, offset) in offsets {
+            self.offsets.insert(tp.clone(), *offset);
+        }
+        let (g, n) = (self.group_id.clone(), offsets.len());
+        ctx.explain(|| format!("group {g}: {n} committed offset(s) written to __consumer_offsets"));
     }
 
     fn validate_commit(&self, req: &OffsetCommitRequest) -> ErrorCode {
@@ -611,8 +621,14 @@ mod tests {
         OffsetCommitRequest { correlation_id: 5, group_id: "g".into(), generation_id: generation, member_id: member.into(), offsets: vec![(TopicPartition::new("t", 0), Offset(42))] }
     }
 
-    fn commit_error(fx: &[Effect<KafkaNode>]) -> ErrorCode {
-        sent(fx).iter().find_map(|(_, m)| if let Msg::OffsetCommitResponse(r) = m { Some(r.partitions[0].1) } else { None }).unwrap()
+    /// The coordinator's verdict on a commit: NONE means it goes on to be written.
+    fn commit_error(g: &mut Group, req: OffsetCommitRequest) -> ErrorCode {
+        let mut result = ErrorCode::None;
+        step(|ctx| result = g.check_commit(ctx, NodeId(1), &req));
+        if result == ErrorCode::None {
+            step(|ctx| g.apply_commit(ctx, &req.offsets));
+        }
+        result
     }
 
     #[test]
@@ -634,14 +650,14 @@ mod tests {
         let hb = HeartbeatRequest { correlation_id: 3, group_id: "g".into(), generation_id: 1, member_id: c1.clone() };
         let fx = step(|ctx| g.on_heartbeat(ctx, NodeId(1), hb));
         assert!(matches!(&sent(&fx)[0].1, Msg::HeartbeatResponse(r) if r.error_code == ErrorCode::RebalanceInProgress));
-        assert_eq!(commit_error(&step(|ctx| g.on_offset_commit(ctx, NodeId(1), commit(&c1, 1)))), ErrorCode::None);
+        assert_eq!(commit_error(&mut g, commit(&c1, 1)), ErrorCode::None);
         assert_eq!(g.offsets[&TopicPartition::new("t", 0)], Offset(42));
         // c1 rejoins: the join completes, generation 2, CompletingRebalance.
         step(|ctx| g.on_join(ctx, NodeId(1), join(&c1, NodeId(1), &["range"])));
         assert_eq!((g.state, g.generation_id), (GroupState::CompletingRebalance, 2));
-        assert_eq!(commit_error(&step(|ctx| g.on_offset_commit(ctx, NodeId(1), commit(&c1, 2)))), ErrorCode::RebalanceInProgress);
-        assert_eq!(commit_error(&step(|ctx| g.on_offset_commit(ctx, NodeId(1), commit(&c1, 1)))), ErrorCode::IllegalGeneration);
-        assert_eq!(commit_error(&step(|ctx| g.on_offset_commit(ctx, NodeId(1), commit("zombie-9", 2)))), ErrorCode::UnknownMemberId);
+        assert_eq!(commit_error(&mut g, commit(&c1, 2)), ErrorCode::RebalanceInProgress);
+        assert_eq!(commit_error(&mut g, commit(&c1, 1)), ErrorCode::IllegalGeneration);
+        assert_eq!(commit_error(&mut g, commit("zombie-9", 2)), ErrorCode::UnknownMemberId);
     }
 
     #[test]
@@ -653,7 +669,7 @@ mod tests {
         // With nobody left to wait for, the join phase completes at once.
         assert_eq!((g.state, g.generation_id), (GroupState::Empty, 2), "the generation moves even when the group empties");
         // An Empty group accepts commits from outside the group protocol only.
-        assert_eq!(commit_error(&step(|ctx| g.on_offset_commit(ctx, NodeId(1), commit("", -1)))), ErrorCode::None);
+        assert_eq!(commit_error(&mut g, commit("", -1)), ErrorCode::None);
     }
 
     #[test]
