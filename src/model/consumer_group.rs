@@ -87,8 +87,12 @@ impl Consumer {
         self.pending.values().any(|p| matches!(p, Pending::Group(_, k) if *k == kind))
     }
 
+    /// Looks for the coordinator. A Stable member keeps its generation and assignment meanwhile:
+    /// once found, it goes on heartbeating there (the new coordinator loaded the group).
     fn find_coordinator(&mut self, ctx: &mut CCtx<'_>) {
-        self.member().phase = Phase::FindingCoordinator;
+        if self.member().phase != Phase::Stable {
+            self.member().phase = Phase::FindingCoordinator;
+        }
         self.member().coordinator = None;
         if self.group_in_flight(GroupRequest::FindCoordinator) {
             return;
@@ -167,7 +171,9 @@ impl Consumer {
                 let g = self.group_id();
                 ctx.explain(|| format!("the coordinator of group {g} is {node}"));
                 self.member().coordinator = Some(node);
-                self.join(ctx);
+                if !self.member().is_stable() {
+                    self.join(ctx);
+                }
             }
             _ => self.retry_later(ctx),
         }

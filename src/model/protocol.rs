@@ -157,9 +157,38 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub size: u32,
-    /// What an internal record says (a committed offset in `__consumer_offsets`).
+    /// What an internal record says (a `__consumer_offsets` record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<OffsetCommitValue>,
+    pub value: Option<RecordValue>,
+}
+
+/// The records of `__consumer_offsets`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RecordValue {
+    OffsetCommit(OffsetCommitValue),
+    GroupMetadata(GroupMetadataValue),
+}
+
+/// A group's metadata as of a generation, written when the generation's assignment is complete.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GroupMetadataValue {
+    pub group: String,
+    pub generation: i32,
+    pub protocol_type: Option<String>,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    pub members: Vec<MemberMetadataValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MemberMetadataValue {
+    pub member_id: String,
+    pub client_id: String,
+    pub session_timeout_ms: u64,
+    pub rebalance_timeout_ms: u64,
+    pub protocols: Vec<(String, crate::model::group::protocol::Subscription)>,
+    pub assignment: Vec<TopicPartition>,
 }
 
 /// A record of `__consumer_offsets`: the committed offset of one partition for one group.

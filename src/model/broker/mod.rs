@@ -250,7 +250,12 @@ impl Broker {
         let group = self.groups.entry(group_id.clone()).or_insert_with(|| crate::model::group::Group::new(group_id, Default::default()));
         match msg {
             Msg::JoinGroupRequest(r) => group.on_join(ctx, from, r),
-            Msg::SyncGroupRequest(r) => group.on_sync(ctx, from, r),
+            Msg::SyncGroupRequest(r) => {
+                group.on_sync(ctx, from, r);
+                if let Some(value) = group.take_metadata_to_write() {
+                    self.write_group_metadata(ctx, value);
+                }
+            }
             Msg::HeartbeatRequest(r) => group.on_heartbeat(ctx, from, r),
             Msg::LeaveGroupRequest(r) => group.on_leave(ctx, from, r),
             Msg::OffsetCommitRequest(r) => {

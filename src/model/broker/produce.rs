@@ -32,6 +32,8 @@ pub(crate) enum Purpose {
     /// An OffsetCommit written to `__consumer_offsets` (acks=-1): applied and answered once
     /// committed.
     OffsetCommit { group: String, offsets: Vec<(TopicPartition, Offset)> },
+    /// A generation's group metadata: the SyncGroups are answered once it is committed.
+    GroupMetadata { group: String, generation: i32 },
 }
 
 impl Broker {
@@ -199,6 +201,12 @@ impl Broker {
                 let responses = pending.parts.into_iter().map(|(r, _)| r).collect();
                 ctx.send(pending.from, Msg::ProduceResponse(ProduceResponse { correlation_id: pending.correlation_id, responses }));
             }
+            Purpose::GroupMetadata { group, generation } => {
+                let ok = pending.parts.first().is_some_and(|(r, _)| r.error_code == ErrorCode::None);
+                if let Some(g) = self.groups.get_mut(&group) {
+                    g.metadata_written(ctx, generation, ok);
+                }
+            }
             Purpose::OffsetCommit { group, offsets } => {
                 // Storage errors reach the client as COORDINATOR_NOT_AVAILABLE (reference A.1).
                 let error = match pending.parts.first().map(|(r, _)| r.error_code) {
@@ -222,21 +230,38 @@ impl Broker {
     /// A valid OffsetCommit: written to the group's `__consumer_offsets` partition with acks=-1;
     /// the group's offsets change, and the member hears back, once the records are committed.
     pub(crate) fn write_offset_commit(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: crate::model::group::protocol::OffsetCommitRequest) {
-        let tp = self.config.layout.coordinator_partition(&req.group_id);
-        let producer = u32::MAX - self.id().0 as u32;
-        let records = req
+        let values = req
             .offsets
             .iter()
-            .map(|(partition, offset)| {
+            .map(|(partition, offset)| RecordValue::OffsetCommit(OffsetCommitValue { group: req.group_id.clone(), partition: partition.clone(), offset: *offset }))
+            .collect();
+        let purpose = Purpose::OffsetCommit { group: req.group_id.clone(), offsets: req.offsets };
+        self.write_group_records(ctx, from, req.correlation_id, &req.group_id, values, purpose);
+    }
+
+    /// Writes a generation's group metadata; the group answers its SyncGroups when it is committed.
+    pub(crate) fn write_group_metadata(&mut self, ctx: &mut BrokerCtx<'_>, value: GroupMetadataValue) {
+        let purpose = Purpose::GroupMetadata { group: value.group.clone(), generation: value.generation };
+        let group = value.group.clone();
+        let me = ctx.me();
+        self.write_group_records(ctx, me, 0, &group, vec![RecordValue::GroupMetadata(value)], purpose);
+    }
+
+    /// Appends records to the group's `__consumer_offsets` partition with acks=-1 and parks the
+    /// answer until they are committed (or `offsets.commit.timeout.ms` passes).
+    fn write_group_records(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, correlation_id: u64, group: &str, values: Vec<RecordValue>, purpose: Purpose) {
+        let tp = self.config.layout.coordinator_partition(group);
+        let producer = u32::MAX - self.id().0 as u32;
+        let records = values
+            .into_iter()
+            .map(|value| {
                 let seq = self.next_id() as u32;
-                let value = OffsetCommitValue { group: req.group_id.clone(), partition: partition.clone(), offset: *offset };
-                Record { id: crate::model::ids::RecordId { producer, seq }, key: Some(req.group_id.clone()), size: 64, value: Some(value) }
+                Record { id: crate::model::ids::RecordId { producer, seq }, key: Some(group.to_string()), size: 64, value: Some(value) }
             })
             .collect();
         let (resp, need) = self.append_as_leader(ctx, &tp, records, None, Acks::All);
-        let purpose = Purpose::OffsetCommit { group: req.group_id, offsets: req.offsets };
         let id = self.next_id();
-        let pending = PendingProduce { from, correlation_id: req.correlation_id, acks: Acks::All, parts: vec![(resp, need)], purpose };
+        let pending = PendingProduce { from, correlation_id, acks: Acks::All, parts: vec![(resp, need)], purpose };
         self.pending_produces.insert(id, pending);
         ctx.set_timer(NodeTimer::Broker(BrokerTimer::ProduceExpiry(id)), SimDuration::from_millis(COMMIT_TIMEOUT_MS));
         self.partition_progressed(ctx, &tp);

@@ -56,13 +56,24 @@ impl Broker {
     /// by reading the partition to its log end (reference A.1). Group membership is not written
     /// there yet, so members rejoin the new coordinator.
     fn load_groups(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
-        let part = &self.partitions[tp];
-        let mut loaded = 0;
-        for (_, record) in part.log.records() {
-            let Some(v) = &record.value else { continue };
-            let group = self.groups.entry(v.group.clone()).or_insert_with(|| crate::model::group::Group::new(v.group.clone(), Default::default()));
-            group.offsets.insert(v.partition.clone(), v.offset);
-            loaded += 1;
+        use crate::model::protocol::RecordValue;
+        let values: Vec<RecordValue> = self.partitions[tp].log.records().filter_map(|(_, r)| r.value.clone()).collect();
+        let loaded = values.len();
+        let mut metadata = std::collections::BTreeMap::new();
+        for value in values {
+            match value {
+                RecordValue::OffsetCommit(v) => {
+                    let group = self.groups.entry(v.group.clone()).or_insert_with(|| crate::model::group::Group::new(v.group.clone(), Default::default()));
+                    group.offsets.insert(v.partition.clone(), v.offset);
+                }
+                RecordValue::GroupMetadata(v) => {
+                    metadata.insert(v.group.clone(), v);
+                }
+            }
+        }
+        for (name, value) in metadata {
+            let group = self.groups.entry(name.clone()).or_insert_with(|| crate::model::group::Group::new(name, Default::default()));
+            group.restore(ctx, &value);
         }
         if loaded > 0 {
             ctx.mark("group.offsets_loaded");

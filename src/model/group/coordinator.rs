@@ -20,7 +20,7 @@ use crate::model::actor::Ctx;
 use crate::model::broker::BrokerTimer;
 use crate::model::ids::{NodeId, Offset, TopicPartition};
 use crate::model::node::{KafkaNode, NodeTimer};
-use crate::model::protocol::{ErrorCode, Msg};
+use crate::model::protocol::{ErrorCode, GroupMetadataValue, MemberMetadataValue, Msg};
 use crate::model::time::SimDuration;
 
 type GCtx<'a> = Ctx<'a, KafkaNode>;
@@ -90,6 +90,9 @@ pub struct Group {
     pub offsets: BTreeMap<TopicPartition, Offset>,
     #[serde(skip)]
     config: GroupConfig,
+    /// A generation's metadata waiting to be written by the hosting broker.
+    #[serde(skip)]
+    metadata_to_write: Option<GroupMetadataValue>,
     next_member: u64,
     /// Members that joined while the initial delay ran (it extends while they keep coming).
     joined_during_delay: bool,
@@ -109,6 +112,7 @@ impl Group {
             pending_members: BTreeSet::new(),
             offsets: BTreeMap::new(),
             config,
+            metadata_to_write: None,
             next_member: 0,
             joined_during_delay: false,
             initial_delay_total_ms: 0,
@@ -448,18 +452,97 @@ impl Group {
     }
 
     /// The leader's assignment: every member gets its share (an empty one if the leader left it
-    /// out), the group becomes Stable, and parked SyncGroups are answered.
+    /// out). The group's metadata must be written to `__consumer_offsets` first: the hosting
+    /// broker takes it from [`Group::take_metadata_to_write`], and [`Group::metadata_written`]
+    /// makes the group Stable and answers the parked SyncGroups.
     fn apply_assignment(&mut self, ctx: &mut GCtx<'_>, assignments: Vec<(String, Vec<TopicPartition>)>) {
         let given: BTreeMap<String, Vec<TopicPartition>> = assignments.into_iter().collect();
         for m in self.members.values_mut() {
             m.assignment = given.get(&m.member_id).cloned().unwrap_or_default();
         }
-        ctx.cancel_timer(self.timer(GroupTimer::SyncDeadline));
-        self.transition(ctx, GroupState::Stable);
+        self.metadata_to_write = Some(self.metadata_value());
+        let (g, gen) = (self.group_id.clone(), self.generation_id);
+        ctx.explain(|| format!("group {g}: the leader's assignment for generation {gen} is being written to __consumer_offsets"));
+    }
+
+    /// The group as a `__consumer_offsets` record.
+    pub fn metadata_value(&self) -> GroupMetadataValue {
+        GroupMetadataValue {
+            group: self.group_id.clone(),
+            generation: self.generation_id,
+            protocol_type: self.protocol_type.clone(),
+            protocol: self.protocol_name.clone(),
+            leader: self.leader_id.clone(),
+            members: self
+                .members
+                .values()
+                .map(|m| MemberMetadataValue {
+                    member_id: m.member_id.clone(),
+                    client_id: m.client_id.clone(),
+                    session_timeout_ms: m.session_timeout_ms,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms,
+                    protocols: m.protocols.clone(),
+                    assignment: m.assignment.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The metadata record the hosting broker must write, if any.
+    pub fn take_metadata_to_write(&mut self) -> Option<GroupMetadataValue> {
+        self.metadata_to_write.take()
+    }
+
+    /// The generation's metadata is committed (or failed): Stable and answer the SyncGroups, or
+    /// answer them with the error and rebalance.
+    pub fn metadata_written(&mut self, ctx: &mut GCtx<'_>, generation: i32, ok: bool) {
+        if self.state != GroupState::CompletingRebalance || generation != self.generation_id {
+            return;
+        }
+        let error_code = if ok { ErrorCode::None } else { ErrorCode::CoordinatorNotAvailable };
+        if ok {
+            ctx.cancel_timer(self.timer(GroupTimer::SyncDeadline));
+            self.transition(ctx, GroupState::Stable);
+        }
         let parked: Vec<(NodeId, u64, Vec<TopicPartition>)> =
             self.members.values_mut().filter_map(|m| m.awaiting_sync.take().map(|(to, c)| (to, c, m.assignment.clone()))).collect();
         for (to, corr, assignment) in parked {
-            ctx.send(to, Msg::SyncGroupResponse(SyncGroupResponse { correlation_id: corr, error_code: ErrorCode::None, assignment }));
+            let assignment = if ok { assignment } else { vec![] };
+            ctx.send(to, Msg::SyncGroupResponse(SyncGroupResponse { correlation_id: corr, error_code, assignment }));
+        }
+        if !ok {
+            self.prepare_rebalance(ctx, "the group metadata could not be written".into());
+        }
+    }
+
+    /// Restores a group from its last metadata record, as a new coordinator does when it loads
+    /// the partition: Stable with its members (each with a fresh session), or Empty.
+    pub fn restore(&mut self, ctx: &mut GCtx<'_>, value: &GroupMetadataValue) {
+        self.generation_id = value.generation;
+        self.protocol_type = value.protocol_type.clone();
+        self.protocol_name = value.protocol.clone();
+        self.leader_id = value.leader.clone();
+        self.members = value
+            .members
+            .iter()
+            .map(|m| {
+                let member = Member {
+                    member_id: m.member_id.clone(),
+                    client_id: m.client_id.clone(),
+                    protocols: m.protocols.clone(),
+                    session_timeout_ms: m.session_timeout_ms,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms,
+                    awaiting_join: None,
+                    awaiting_sync: None,
+                    assignment: m.assignment.clone(),
+                };
+                (m.member_id.clone(), member)
+            })
+            .collect();
+        self.state = if self.members.is_empty() { GroupState::Empty } else { GroupState::Stable };
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        for id in ids {
+            self.reset_session(ctx, &id);
         }
     }
 
@@ -611,7 +694,11 @@ mod tests {
         assert_eq!(g.state, GroupState::CompletingRebalance);
         let tp = TopicPartition::new("t", 0);
         let sync = SyncGroupRequest { correlation_id: 9, group_id: "g".into(), generation_id: 1, member_id: id.clone(), assignments: vec![(id.clone(), vec![tp.clone()])] };
-        let fx = step(|ctx| g.on_sync(ctx, c1, sync));
+        step(|ctx| g.on_sync(ctx, c1, sync));
+        assert_eq!(g.state, GroupState::CompletingRebalance, "waits for the metadata write");
+        let written = g.take_metadata_to_write().expect("the generation is written");
+        assert_eq!((written.generation, written.members.len()), (1, 1));
+        let fx = step(|ctx| g.metadata_written(ctx, 1, true));
         assert_eq!(g.state, GroupState::Stable);
         assert!(matches!(&sent(&fx)[0].1, Msg::SyncGroupResponse(r) if r.assignment == vec![tp.clone()]));
         id
@@ -713,6 +800,8 @@ mod tests {
         // Only the leader syncs; the sync deadline removes c2 and starts another rebalance.
         let sync = SyncGroupRequest { correlation_id: 9, group_id: "g".into(), generation_id: 2, member_id: c1.clone(), assignments: vec![] };
         step(|ctx| g.on_sync(ctx, NodeId(1), sync));
+        g.take_metadata_to_write().expect("written");
+        step(|ctx| g.metadata_written(ctx, 2, true));
         assert_eq!(g.state, GroupState::Stable, "the leader's sync completes the generation");
         let leave = LeaveGroupRequest { correlation_id: 4, group_id: "g".into(), member_id: id2.clone() };
         step(|ctx| g.on_leave(ctx, c2, leave));
