@@ -8,11 +8,12 @@
 //!    not a loss), the final committed log of `p` (the records below its high watermark at the
 //!    end of the run) holds `r` at offset `o`. Otherwise `r` was lost: the report says what stands
 //!    at `o` instead, if anything.
-//! 2. *Delivered*: every consumer that started reading `p` at or below `o` (its first position
-//!    on `p`) and read past `o` (it was handed a record of `p` at an offset greater than `o`) was
+//! 2. *Delivered*: every standalone (`assign()`) consumer that started reading `p` at or below `o`
+//!    (its first position on `p`) and read past `o` (it was handed a record of `p` at an offset greater than `o`) was
 //!    at some point handed `r` at `o`. Otherwise `r` was lost to that consumer. Offsets below the
 //!    final log start offset are exempt here too: retention may have deleted them before the
-//!    consumer came.
+//!    consumer came. Members of a group share their partitions, so for them delivery is judged per
+//!    group, by `group-isolation`.
 //!
 //! The `acks` level of each lost record is reported: under `acks=1` Kafka documents the loss as
 //! possible, under `acks=all` it is a broken guarantee. A scenario that expects `lost-write`
@@ -47,7 +48,12 @@ struct Reads {
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut acks = Vec::new();
     let mut reads: BTreeMap<(NodeId, TopicPartition), Reads> = BTreeMap::new();
+    let group_members: BTreeSet<NodeId> =
+        input.history.iter().filter(|h| matches!(h.obs, Observation::Assigned { .. })).map(|h| h.node).collect();
     for entry in input.history {
+        if group_members.contains(&entry.node) {
+            continue;
+        }
         match &entry.obs {
             Observation::ProduceAcked { record, partition, offset: Some(offset), acks: level } => acks.push(Ack {
                 seq: entry.seq,

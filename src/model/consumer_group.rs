@@ -44,6 +44,10 @@ pub struct Membership {
     pub member_id: String,
     pub generation: i32,
     pub assignment: Vec<TopicPartition>,
+    /// The assignment given up at the last rebalance and its generation: an eager member revokes
+    /// everything before it joins, yet the sticky assignor needs to know what it had (Java's
+    /// StickyAssignor sends it as user data).
+    pub previous: (Vec<TopicPartition>, i32),
     /// OffsetCommits in flight: correlation id → (generation, offsets).
     #[serde(skip)]
     commits: std::collections::BTreeMap<u64, (i32, Vec<(TopicPartition, Offset)>)>,
@@ -71,6 +75,7 @@ impl Consumer {
             member_id: String::new(),
             generation: -1,
             assignment: vec![],
+            previous: (vec![], -1),
             commits: Default::default(),
         });
         let g = self.group_id();
@@ -113,8 +118,9 @@ impl Consumer {
         let settings = self.config.group.clone().expect("group");
         let m = self.member();
         m.phase = Phase::Joining;
-        let (member_id, generation, owned) = (m.member_id.clone(), m.generation, m.assignment.clone());
-        let subscription = Subscription { topics: vec![self.config.topic.clone()], owned_partitions: owned, generation_id: Some(generation) };
+        let (owned, owned_generation) = if m.assignment.is_empty() { m.previous.clone() } else { (m.assignment.clone(), m.generation) };
+        let member_id = m.member_id.clone();
+        let subscription = Subscription { topics: vec![self.config.topic.clone()], owned_partitions: owned, generation_id: Some(owned_generation) };
         let req = |c| {
             Msg::JoinGroupRequest(JoinGroupRequest {
                 correlation_id: c,
@@ -327,6 +333,7 @@ impl Consumer {
         let partitions = std::mem::take(&mut m.assignment);
         m.phase = Phase::Joining;
         let generation = m.generation;
+        m.previous = (partitions.clone(), generation);
         if !partitions.is_empty() {
             ctx.observe(Observation::Revoked { group, generation, partitions });
         }
