@@ -23,12 +23,60 @@ use crate::model::protocol::ErrorCode;
 use crate::model::{NodeId, Observation, Offset, RecordId, TopicPartition};
 
 pub const EXCLUSIVE_OWNERSHIP: &str = "exclusive-ownership";
+pub const COMMIT_FENCING: &str = "commit-fencing";
 pub const GROUP_ISOLATION: &str = "group-isolation";
 
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut v = exclusive_ownership(input);
     v.extend(group_isolation(input));
+    v.extend(commit_fencing(input));
     v
+}
+
+/// **`commit-fencing`** (reference D-10): the coordinator accepts no commit that carries a
+/// generation older than one the group had already handed out when the commit was sent (a member
+/// of the group had been `assigned` a newer generation). Such a commit comes from a zombie: a
+/// member the group has moved on from. (A commit sent while the generation it names is still
+/// current is fine, even if the group is rebalancing: reference A.6.)
+fn commit_fencing(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    let mut newest: BTreeMap<String, (i32, u64)> = BTreeMap::new();
+    // Per node: commit requests not yet answered, in order: (generation, seq sent, group's newest generation then).
+    let mut sent: BTreeMap<NodeId, Vec<(i32, u64, i32)>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for h in input.history {
+        let Some(group) = node_group.get(&h.node) else { continue };
+        match &h.obs {
+            Observation::Assigned { generation, .. } => {
+                let e = newest.entry(group.clone()).or_insert((*generation, h.seq));
+                if *generation > e.0 {
+                    *e = (*generation, h.seq);
+                }
+            }
+            Observation::CommitRequested { generation, .. } => {
+                let current = newest.get(group).map_or(-1, |(g, _)| *g);
+                sent.entry(h.node).or_default().push((*generation, h.seq, current));
+            }
+            Observation::Committed { generation, offsets, error, .. } => {
+                let queue = sent.entry(h.node).or_default();
+                let Some(i) = queue.iter().position(|(g, _, _)| g == generation) else { continue };
+                let (g, sent_seq, current) = queue.remove(i);
+                if *error == ErrorCode::None && g < current {
+                    out.push(Violation {
+                        kind: COMMIT_FENCING.into(),
+                        summary: format!(
+                            "group {group}: {} committed {} offset(s) with generation {g} after the group had moved to generation {current}; the coordinator accepted it",
+                            input.name(h.node),
+                            offsets.len()
+                        ),
+                        evidence: vec![sent_seq, h.seq],
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn exclusive_ownership(input: &CheckInput<'_>) -> Vec<Violation> {
@@ -157,6 +205,21 @@ mod tests {
     }
     fn start(seq: u64, node: u32, o: i64, reason: PositionReason) -> HistoryEntry<Observation> {
         at(seq, node, Observation::PositionSet { partition: tp(), offset: Offset(o), reason })
+    }
+
+    #[test]
+    fn a_commit_from_an_old_generation_accepted_breaks_commit_fencing() {
+        let req = |seq, node, gen| at(seq, node, Observation::CommitRequested { group: "g".into(), generation: gen, offsets: vec![(tp(), Offset(3))] });
+        let ans = |seq, node, gen, error| at(seq, node, Observation::Committed { group: "g".into(), generation: gen, offsets: vec![(tp(), Offset(3))], error });
+        // c1 commits with generation 1 after c2 was assigned generation 2.
+        let accepted = vec![assigned(1, 1, 1, "a"), assigned(2, 2, 2, "b"), req(3, 1, 1), ans(4, 1, 1, ErrorCode::None)];
+        let v = run(&accepted, &[]);
+        assert!(v.iter().any(|v| v.kind == COMMIT_FENCING && v.evidence == vec![3, 4]), "{v:?}");
+        // Fenced: fine. And a commit sent before the new generation existed: fine.
+        let fenced = vec![assigned(1, 1, 1, "a"), assigned(2, 2, 2, "b"), req(3, 1, 1), ans(4, 1, 1, ErrorCode::UnknownMemberId)];
+        assert!(run(&fenced, &[]).iter().all(|v| v.kind != COMMIT_FENCING));
+        let early = vec![assigned(1, 1, 1, "a"), req(2, 1, 1), assigned(3, 2, 2, "b"), ans(4, 1, 1, ErrorCode::None)];
+        assert!(run(&early, &[]).iter().all(|v| v.kind != COMMIT_FENCING));
     }
 
     #[test]

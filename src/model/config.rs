@@ -58,6 +58,9 @@ pub struct BugSwitches {
     /// Before KAFKA-15583 (fixed 3.7.0): the high watermark advances while the ISR is smaller than
     /// `min.insync.replicas`.
     pub kafka_15583: bool,
+    /// A coordinator that does not fence commits: it accepts an OffsetCommit whatever its member
+    /// id and generation (reference D-10; Kafka has always fenced them).
+    pub unfenced_commits: bool,
 }
 
 /// Broker settings (Kafka's names in the comments).

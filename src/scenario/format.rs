@@ -77,6 +77,9 @@ pub struct BugsSection {
     /// KAFKA-15583, Kafka 3.7).
     #[serde(rename = "KAFKA-15583", default)]
     pub kafka_15583: bool,
+    /// Let the coordinator accept commits from fenced members and old generations (D-10).
+    #[serde(rename = "unfenced-commits", default)]
+    pub unfenced_commits: bool,
 }
 
 #[derive(Debug, Deserialize)]

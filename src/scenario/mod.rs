@@ -33,7 +33,7 @@ use values::{Keys, Start};
 pub const CONTROLLER: &str = "controller";
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "commit-fencing", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -294,7 +294,12 @@ impl Scenario {
                 hw_checkpoint_interval_ms: c.hw_checkpoint_interval_ms,
                 retention_check_interval_ms: c.retention_check_interval_ms.max(1),
             },
-            bugs: BugSwitches { kip_101: f.bugs.kip_101, kafka_7128: f.bugs.kafka_7128, kafka_15583: f.bugs.kafka_15583 },
+            bugs: BugSwitches {
+                kip_101: f.bugs.kip_101,
+                kafka_7128: f.bugs.kafka_7128,
+                kafka_15583: f.bugs.kafka_15583,
+                unfenced_commits: f.bugs.unfenced_commits,
+            },
         }
     }
 

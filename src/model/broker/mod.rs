@@ -225,6 +225,11 @@ impl Broker {
         self.partition_progressed(ctx, &tp);
     }
 
+    /// How this broker's groups are configured (bug switches included).
+    pub(crate) fn group_config(&self) -> crate::model::group::GroupConfig {
+        crate::model::group::GroupConfig { unfenced_commits: self.bugs().unfenced_commits, ..Default::default() }
+    }
+
     /// FindCoordinator: the leader of the group's `__consumer_offsets` partition, as this broker's
     /// metadata says.
     fn on_find_coordinator(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: FindCoordinatorRequest) {
@@ -247,7 +252,8 @@ impl Broker {
             ctx.mark("group.not_coordinator");
             return ctx.send(from, not_coordinator(&msg));
         }
-        let group = self.groups.entry(group_id.clone()).or_insert_with(|| crate::model::group::Group::new(group_id, Default::default()));
+        let config = self.group_config();
+        let group = self.groups.entry(group_id.clone()).or_insert_with(|| crate::model::group::Group::new(group_id, config));
         match msg {
             Msg::JoinGroupRequest(r) => group.on_join(ctx, from, r),
             Msg::SyncGroupRequest(r) => {

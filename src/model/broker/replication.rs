@@ -60,10 +60,11 @@ impl Broker {
         let values: Vec<RecordValue> = self.partitions[tp].log.records().filter_map(|(_, r)| r.value.clone()).collect();
         let loaded = values.len();
         let mut metadata = std::collections::BTreeMap::new();
+        let group_config = self.group_config();
         for value in values {
             match value {
                 RecordValue::OffsetCommit(v) => {
-                    let group = self.groups.entry(v.group.clone()).or_insert_with(|| crate::model::group::Group::new(v.group.clone(), Default::default()));
+                    let group = self.groups.entry(v.group.clone()).or_insert_with(|| crate::model::group::Group::new(v.group.clone(), group_config));
                     group.offsets.insert(v.partition.clone(), v.offset);
                 }
                 RecordValue::GroupMetadata(v) => {
@@ -72,7 +73,7 @@ impl Broker {
             }
         }
         for (name, value) in metadata {
-            let group = self.groups.entry(name.clone()).or_insert_with(|| crate::model::group::Group::new(name, Default::default()));
+            let group = self.groups.entry(name.clone()).or_insert_with(|| crate::model::group::Group::new(name, group_config));
             group.restore(ctx, &value);
         }
         if loaded > 0 {
