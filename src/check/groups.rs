@@ -24,13 +24,76 @@ use crate::model::{NodeId, Observation, Offset, RecordId, TopicPartition};
 
 pub const EXCLUSIVE_OWNERSHIP: &str = "exclusive-ownership";
 pub const COMMIT_FENCING: &str = "commit-fencing";
+pub const COMMIT_AFTER_PROCESS: &str = "commit-after-process";
 pub const GROUP_ISOLATION: &str = "group-isolation";
 
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut v = exclusive_ownership(input);
     v.extend(group_isolation(input));
     v.extend(commit_fencing(input));
+    v.extend(commit_after_process(input));
     v
+}
+
+/// **`commit-after-process`** (reference D-13): a group's committed offset never runs ahead of
+/// what the group processed. Each accepted commit of offset `o` for a partition is checked against
+/// what the group's members had finished processing of that partition when the commit was sent
+/// (`processed` observations, "up to but not including"); `o` above that is a commit of records
+/// nobody processed, which a crash turns into records never processed at all.
+fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    let mut processed: BTreeMap<(String, TopicPartition), Offset> = BTreeMap::new();
+    // Per node: commits sent and not yet answered: (generation, seq, offsets that ran ahead).
+    type Ahead = Vec<(TopicPartition, Offset, Offset)>;
+    let mut sent: BTreeMap<NodeId, Vec<(i32, u64, Ahead)>> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut reported = BTreeSet::new();
+    for h in input.history {
+        let Some(group) = node_group.get(&h.node) else { continue };
+        match &h.obs {
+            Observation::Processed { partition, through } => {
+                let e = processed.entry((group.clone(), partition.clone())).or_insert(*through);
+                *e = (*e).max(*through);
+            }
+            Observation::PositionSet { partition, offset, .. } => {
+                // Where processing (re)starts counts as processed up to there.
+                let e = processed.entry((group.clone(), partition.clone())).or_insert(*offset);
+                *e = (*e).max(*offset);
+            }
+            Observation::CommitRequested { generation, offsets, .. } => {
+                let ahead = offsets
+                    .iter()
+                    .filter_map(|(tp, o)| {
+                        let done = processed.get(&(group.clone(), tp.clone())).copied().unwrap_or(Offset(0));
+                        (*o > done).then(|| (tp.clone(), *o, done))
+                    })
+                    .collect();
+                sent.entry(h.node).or_default().push((*generation, h.seq, ahead));
+            }
+            Observation::Committed { generation, error, .. } => {
+                let queue = sent.entry(h.node).or_default();
+                let Some(i) = queue.iter().position(|(g, _, _)| g == generation) else { continue };
+                let (_, sent_seq, ahead) = queue.remove(i);
+                if *error != ErrorCode::None {
+                    continue;
+                }
+                for (tp, o, done) in ahead {
+                    if reported.insert((group.clone(), tp.clone())) {
+                        out.push(Violation {
+                            kind: COMMIT_AFTER_PROCESS.into(),
+                            summary: format!(
+                                "group {group}: {} committed {tp} at offset {o} while the group had processed it only up to {done}",
+                                input.name(h.node)
+                            ),
+                            evidence: vec![sent_seq, h.seq],
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// **`commit-fencing`** (reference D-10): the coordinator accepts no commit that carries a
@@ -220,6 +283,18 @@ mod tests {
         assert!(run(&fenced, &[]).iter().all(|v| v.kind != COMMIT_FENCING));
         let early = vec![assigned(1, 1, 1, "a"), req(2, 1, 1), assigned(3, 2, 2, "b"), ans(4, 1, 1, ErrorCode::None)];
         assert!(run(&early, &[]).iter().all(|v| v.kind != COMMIT_FENCING));
+    }
+
+    #[test]
+    fn committing_unprocessed_records_breaks_commit_after_process() {
+        let req = |seq, o| at(seq, 1, Observation::CommitRequested { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(o))] });
+        let ans = |seq| at(seq, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(0))], error: ErrorCode::None });
+        let processed = |seq, o| at(seq, 1, Observation::Processed { partition: tp(), through: Offset(o) });
+        let safe = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), processed(3, 5), req(4, 5), ans(5)];
+        assert!(run(&safe, &[]).iter().all(|v| v.kind != COMMIT_AFTER_PROCESS));
+        let ahead = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), processed(3, 5), req(4, 9), ans(5)];
+        let v = run(&ahead, &[]);
+        assert!(v.iter().any(|v| v.kind == COMMIT_AFTER_PROCESS && v.summary.contains("offset 9") && v.summary.contains("up to 5")), "{v:?}");
     }
 
     #[test]

@@ -52,6 +52,24 @@ pub struct ConsumerConfig {
     pub retry_backoff_ms: u64,
     /// `Some`: subscribe as a member of a consumer group instead of `assign()`.
     pub group: Option<GroupSettings>,
+    /// How long the application takes per record. The next poll waits for it (Java's poll loop).
+    pub processing_per_record: SimDuration,
+    /// Which positions a commit carries.
+    pub commit_style: CommitStyle,
+}
+
+/// What a group member's commits carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitStyle {
+    /// Java's auto-commit inside `poll()`: the positions of records whose processing finished
+    /// (records returned by the previous poll).
+    #[default]
+    Auto,
+    /// The unsafe style (sarama's `MarkMessage` before handling the message): offsets are marked
+    /// as soon as records are delivered, and the background auto-commit commits them, processed
+    /// or not (reference D-13).
+    MarkBeforeProcess,
 }
 
 /// A group member's settings (Kafka's names in the comments).
@@ -84,6 +102,8 @@ pub enum ConsumerTimer {
     AutoCommit,
     /// Find the coordinator or join again after a backoff.
     Rejoin,
+    /// The application finished processing the records of the last poll.
+    ProcessingDone,
 }
 
 /// The consumer's knowledge of one assigned partition.
@@ -136,6 +156,10 @@ pub struct Consumer {
     pub(crate) partition_count: Option<i32>,
     /// Group membership, when the consumer is in a group.
     pub membership: Option<super::consumer_group::Membership>,
+    /// Per partition, the offset after the last processed record.
+    pub processed: BTreeMap<TopicPartition, Offset>,
+    /// Records of the last poll being processed: (partition, offset after them, count).
+    in_processing: Vec<(TopicPartition, Offset, usize)>,
 }
 
 type CCtx<'a> = Ctx<'a, KafkaNode>;
@@ -153,6 +177,8 @@ impl Consumer {
             metadata_wanted: false,
             partition_count: None,
             membership: None,
+            processed: BTreeMap::new(),
+            in_processing: Vec::new(),
         }
     }
 
@@ -207,6 +233,7 @@ impl Consumer {
             ConsumerTimer::Heartbeat => self.heartbeat(ctx),
             ConsumerTimer::AutoCommit => self.auto_commit(ctx),
             ConsumerTimer::Rejoin => self.rejoin(ctx),
+            ConsumerTimer::ProcessingDone => self.processing_done(ctx),
         }
     }
 
@@ -345,6 +372,9 @@ impl Consumer {
     }
 
     fn poll(&mut self, ctx: &mut CCtx<'_>) {
+        if !self.in_processing.is_empty() {
+            return; // the application is still processing the last poll's records
+        }
         if self.metadata_wanted {
             self.request_metadata(ctx);
         }
@@ -416,6 +446,7 @@ impl Consumer {
             let Position::LookingUp(spec, reason) = *pos else { continue };
             if p.error_code == ErrorCode::None {
                 *pos = Position::At(p.offset);
+                self.processed.insert(p.partition.clone(), p.offset);
                 let (tp, o) = (p.partition.clone(), p.offset);
                 ctx.explain(|| format!("{tp}: position set to {o} ({spec:?}, {reason:?})"));
                 ctx.observe(Observation::PositionSet { partition: p.partition, offset: p.offset, reason });
@@ -448,8 +479,13 @@ impl Consumer {
         if trouble {
             self.metadata_wanted = true;
             self.backoff(ctx);
+        }
+        if self.in_processing.is_empty() {
+            if !trouble {
+                self.poll(ctx);
+            }
         } else {
-            self.poll(ctx);
+            self.start_processing(ctx);
         }
     }
 
@@ -468,6 +504,36 @@ impl Consumer {
         ctx.explain(|| format!("{tp}: poll returned {n} records {position}..{last} (high watermark {hw})"));
         ctx.observe(Observation::Polled { partition: tp.clone(), records, high_watermark: hw });
         self.positions.insert(tp.clone(), Position::At(last.next()));
+        self.in_processing.push((tp.clone(), last.next(), n));
+    }
+
+    /// After a poll's records were handed over: processing takes `processing_per_record` each;
+    /// the next poll waits for it.
+    fn start_processing(&mut self, ctx: &mut CCtx<'_>) {
+        let n: usize = self.in_processing.iter().map(|(_, _, n)| n).sum();
+        if n == 0 {
+            return;
+        }
+        let cost = self.config.processing_per_record.as_micros();
+        if cost == 0 {
+            return self.processing_done(ctx);
+        }
+        ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::ProcessingDone), SimDuration::from_micros(cost * n as u64));
+    }
+
+    pub(crate) fn processing_done(&mut self, ctx: &mut CCtx<'_>) {
+        for (tp, through, _) in std::mem::take(&mut self.in_processing) {
+            let e = self.processed.entry(tp.clone()).or_insert(through);
+            *e = (*e).max(through);
+            ctx.observe(Observation::Processed { partition: tp, through });
+        }
+        self.poll(ctx);
+    }
+
+    /// A new position from outside the poll loop (start, committed offset, reset): processing
+    /// restarts from there.
+    pub(crate) fn set_processed(&mut self, tp: &TopicPartition, offset: Offset) {
+        self.processed.insert(tp.clone(), offset);
     }
 
     fn reset(&mut self, ctx: &mut CCtx<'_>, tp: &TopicPartition, position: Offset) {

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::actor::Ctx;
 use super::assignor::{assign, Flavor, MemberSubscription, Strategy};
-use super::consumer::{Consumer, ConsumerTimer, GroupRequest, Pending, Position};
+use super::consumer::{CommitStyle, Consumer, ConsumerTimer, GroupRequest, Pending, Position};
 use super::group::protocol::*;
 use super::ids::{NodeId, Offset, TopicPartition};
 use super::node::{KafkaNode, NodeTimer};
@@ -281,6 +281,7 @@ impl Consumer {
             }
             let pos = if offset.0 >= 0 {
                 ctx.observe(Observation::PositionSet { partition: tp.clone(), offset, reason: PositionReason::Committed });
+                self.set_processed(&tp, offset);
                 Position::At(offset)
             } else {
                 match reset {
@@ -366,7 +367,10 @@ impl Consumer {
     fn commit_positions(&mut self, ctx: &mut CCtx<'_>) {
         let Some(m) = &self.membership else { return };
         let Some(coordinator) = m.coordinator else { return };
-        let offsets: Vec<(TopicPartition, Offset)> = self.positions.keys().filter_map(|tp| self.position(tp).map(|o| (tp.clone(), o))).collect();
+        let offsets: Vec<(TopicPartition, Offset)> = match self.config.commit_style {
+            CommitStyle::Auto => self.positions.keys().filter_map(|tp| self.processed.get(tp).map(|o| (tp.clone(), *o))).collect(),
+            CommitStyle::MarkBeforeProcess => self.positions.keys().filter_map(|tp| self.position(tp).map(|o| (tp.clone(), o))).collect(),
+        };
         if offsets.is_empty() {
             return;
         }

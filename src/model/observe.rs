@@ -17,6 +17,9 @@ pub enum Observation {
     ProduceFailed { record: RecordId, partition: TopicPartition, error: ErrorCode },
     /// A consumer's poll returned these records of one partition, in order.
     Polled { partition: TopicPartition, records: Vec<(Offset, RecordId)>, high_watermark: Offset },
+    /// The application finished processing a poll's records of one partition, up to (not
+    /// including) `through`.
+    Processed { partition: TopicPartition, through: Offset },
     /// A consumer set its position for a partition: at start, or after OFFSET_OUT_OF_RANGE.
     PositionSet { partition: TopicPartition, offset: Offset, reason: PositionReason },
     /// A group member received its assignment for a generation (SyncGroup).

@@ -191,6 +191,12 @@ pub struct ConsumerSection {
     pub enable_auto_commit: bool,
     #[serde(rename = "auto.commit.interval.ms", default = "five_s")]
     pub auto_commit_interval_ms: u64,
+    /// How long the application takes per record (default 0). The next poll waits for it.
+    pub processing_time: Option<Duration>,
+    /// What commits carry: "auto" (processed positions, Java's poll loop) or
+    /// "mark-before-process" (delivered positions: the unsafe style of reference D-13).
+    #[serde(default)]
+    pub commit: crate::model::consumer::CommitStyle,
 }
 
 /// What a fault does.

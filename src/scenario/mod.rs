@@ -33,7 +33,7 @@ use values::{Keys, Start};
 pub const CONTROLLER: &str = "controller";
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "commit-fencing", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "commit-fencing", "commit-after-process", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -479,6 +479,8 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId]) -> ConsumerConfig 
             enable_auto_commit: c.enable_auto_commit,
             auto_commit_interval_ms: c.auto_commit_interval_ms,
         }),
+        processing_per_record: c.processing_time.map_or(SimDuration::ZERO, |d| d.0),
+        commit_style: c.commit,
     }
 }
 
