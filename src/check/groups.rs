@@ -25,6 +25,7 @@ use crate::model::{NodeId, Observation, Offset, RecordId, TopicPartition};
 pub const EXCLUSIVE_OWNERSHIP: &str = "exclusive-ownership";
 pub const COMMIT_FENCING: &str = "commit-fencing";
 pub const COMMIT_AFTER_PROCESS: &str = "commit-after-process";
+pub const OFFSET_RESUMPTION: &str = "offset-resumption";
 pub const GROUP_ISOLATION: &str = "group-isolation";
 
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
@@ -32,7 +33,44 @@ pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     v.extend(group_isolation(input));
     v.extend(commit_fencing(input));
     v.extend(commit_after_process(input));
+    v.extend(offset_resumption(input));
     v
+}
+
+/// **`offset-resumption`**: a member that starts a partition resumes from the group's committed
+/// offset. Here: once the coordinator has accepted a commit for a partition (the member saw the
+/// answer), no member of the group starts that partition from `auto.offset.reset` as if nothing
+/// were committed: the committed offset was lost (reference A.1 on what offsets survive, D-16).
+fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    let mut accepted: BTreeMap<(String, TopicPartition), (Offset, u64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut reported = BTreeSet::new();
+    for h in input.history {
+        let Some(group) = node_group.get(&h.node) else { continue };
+        match &h.obs {
+            Observation::Committed { offsets, error: ErrorCode::None, .. } => {
+                for (tp, o) in offsets {
+                    accepted.insert((group.clone(), tp.clone()), (*o, h.seq));
+                }
+            }
+            Observation::PositionSet { partition, offset, reason } if *reason != crate::model::observe::PositionReason::Committed => {
+                let Some((committed, seq)) = accepted.get(&(group.clone(), partition.clone())) else { continue };
+                if reported.insert((group.clone(), partition.clone())) {
+                    out.push(Violation {
+                        kind: OFFSET_RESUMPTION.into(),
+                        summary: format!(
+                            "group {group}: {} started {partition} at {offset} by auto.offset.reset, but the group had committed {committed} (the commit was lost)",
+                            input.name(h.node)
+                        ),
+                        evidence: vec![*seq, h.seq],
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// **`commit-after-process`** (reference D-13): a group's committed offset never runs ahead of
@@ -295,6 +333,16 @@ mod tests {
         let ahead = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), processed(3, 5), req(4, 9), ans(5)];
         let v = run(&ahead, &[]);
         assert!(v.iter().any(|v| v.kind == COMMIT_AFTER_PROCESS && v.summary.contains("offset 9") && v.summary.contains("up to 5")), "{v:?}");
+    }
+
+    #[test]
+    fn starting_from_a_reset_after_a_commit_breaks_offset_resumption() {
+        let ok = at(2, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(7))], error: ErrorCode::None });
+        let h = vec![assigned(1, 1, 1, "a"), ok.clone(), start(3, 1, 7, PositionReason::Committed)];
+        assert!(run(&h, &[]).iter().all(|v| v.kind != OFFSET_RESUMPTION));
+        let lost = vec![assigned(1, 1, 1, "a"), ok, start(3, 1, 0, PositionReason::Start)];
+        let v = run(&lost, &[]);
+        assert!(v.iter().any(|v| v.kind == OFFSET_RESUMPTION && v.summary.contains("had committed 7")), "{v:?}");
     }
 
     #[test]

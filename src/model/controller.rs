@@ -10,9 +10,10 @@
 //! - Brokers register (a restart registers again, with a new broker epoch) and heartbeat every
 //!   `broker.heartbeat.interval.ms`. A broker silent for `broker.session.timeout.ms` is fenced:
 //!   it leaves every ISR (unless it is the last member) and loses every leadership.
-//! - A registration after a restart gives the broker a new broker epoch and unfences it; its ISR
-//!   memberships stay as they were. A replica that lost unflushed data in the crash is therefore
-//!   still in the ISR until it lags (reference D-7: KIP-966's "unclean shutdown" problem).
+//! - A registration after a restart fences the broker's previous incarnation (KRaft registers a
+//!   new incarnation fenced): its leaderships move and it leaves every ISR where it is not the last
+//!   replica standing (reference D-7: the last one stays, which is KIP-966's problem). With the
+//!   KIP-101 bug switch the ZooKeeper-era behaviour applies instead: ISR memberships stay.
 //! - AlterPartition from a leader is applied when its leader epoch and partition epoch are current
 //!   and every new ISR member is active.
 
@@ -238,7 +239,18 @@ impl Controller {
     fn on_registration(&mut self, ctx: &mut CtlCtx<'_>, from: NodeId, req: BrokerRegistrationRequest) {
         let b = req.broker_id;
         if self.image.brokers.contains_key(&b) {
-            ctx.explain(|| format!("broker {b} registers again after a restart, with a new broker epoch"));
+            if self.config.layout.bugs.kip_101 {
+                // The ZooKeeper-era behaviour KIP-101's scenarios assume: a restarted broker keeps
+                // its ISR memberships and leaderships until it lags.
+                ctx.explain(|| format!("broker {b} registers again after a restart, with a new broker epoch"));
+            } else {
+                // KRaft: the new incarnation registers fenced, so the old one's leaderships move
+                // and it leaves the ISRs (unless it is the last replica standing) before it is
+                // unfenced again.
+                ctx.explain(|| format!("broker {b} registers again after a restart: its previous incarnation is fenced"));
+                ctx.mark("controller.fence.reregistration");
+                self.fence(ctx, b);
+            }
         }
         let broker_epoch = self.image.version + 1;
         self.image.brokers.insert(b, BrokerRegistration { node: from, fenced: false, broker_epoch });
