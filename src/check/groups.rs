@@ -37,6 +37,30 @@ pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     v
 }
 
+/// Pairs each OffsetCommit a member sent with its answer (by generation, in order), carrying what
+/// a checker noted when it was sent.
+struct CommitsInFlight<T> {
+    sent: BTreeMap<NodeId, Vec<(i32, u64, T)>>,
+}
+
+impl<T> CommitsInFlight<T> {
+    fn new() -> Self {
+        CommitsInFlight { sent: BTreeMap::new() }
+    }
+
+    fn sent(&mut self, node: NodeId, generation: i32, seq: u64, noted: T) {
+        self.sent.entry(node).or_default().push((generation, seq, noted));
+    }
+
+    /// The earliest unanswered commit of `node` with that generation: (seq sent, what was noted).
+    fn answered(&mut self, node: NodeId, generation: i32) -> Option<(u64, T)> {
+        let queue = self.sent.get_mut(&node)?;
+        let i = queue.iter().position(|(g, _, _)| *g == generation)?;
+        let (_, seq, noted) = queue.remove(i);
+        Some((seq, noted))
+    }
+}
+
 /// **`offset-resumption`**: a member that starts a partition resumes from the group's committed
 /// offset. Here: once the coordinator has accepted a commit for a partition (the member saw the
 /// answer), no member of the group starts that partition from `auto.offset.reset` as if nothing
@@ -81,9 +105,8 @@ fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
 fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
     let mut processed: BTreeMap<(String, TopicPartition), Offset> = BTreeMap::new();
-    // Per node: commits sent and not yet answered: (generation, seq, offsets that ran ahead).
-    type Ahead = Vec<(TopicPartition, Offset, Offset)>;
-    let mut sent: BTreeMap<NodeId, Vec<(i32, u64, Ahead)>> = BTreeMap::new();
+    // Noted at sending: the offsets that ran ahead of processing, and how far processing was.
+    let mut in_flight: CommitsInFlight<Vec<(TopicPartition, Offset, Offset)>> = CommitsInFlight::new();
     let mut out = Vec::new();
     let mut reported = BTreeSet::new();
     for h in input.history {
@@ -106,12 +129,10 @@ fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
                         (*o > done).then(|| (tp.clone(), *o, done))
                     })
                     .collect();
-                sent.entry(h.node).or_default().push((*generation, h.seq, ahead));
+                in_flight.sent(h.node, *generation, h.seq, ahead);
             }
             Observation::Committed { generation, error, .. } => {
-                let queue = sent.entry(h.node).or_default();
-                let Some(i) = queue.iter().position(|(g, _, _)| g == generation) else { continue };
-                let (_, sent_seq, ahead) = queue.remove(i);
+                let Some((sent_seq, ahead)) = in_flight.answered(h.node, *generation) else { continue };
                 if *error != ErrorCode::None {
                     continue;
                 }
@@ -142,8 +163,8 @@ fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
 fn commit_fencing(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
     let mut newest: BTreeMap<String, (i32, u64)> = BTreeMap::new();
-    // Per node: commit requests not yet answered, in order: (generation, seq sent, group's newest generation then).
-    let mut sent: BTreeMap<NodeId, Vec<(i32, u64, i32)>> = BTreeMap::new();
+    // Noted at sending: the group's newest generation then.
+    let mut in_flight: CommitsInFlight<i32> = CommitsInFlight::new();
     let mut out = Vec::new();
     for h in input.history {
         let Some(group) = node_group.get(&h.node) else { continue };
@@ -156,12 +177,11 @@ fn commit_fencing(input: &CheckInput<'_>) -> Vec<Violation> {
             }
             Observation::CommitRequested { generation, .. } => {
                 let current = newest.get(group).map_or(-1, |(g, _)| *g);
-                sent.entry(h.node).or_default().push((*generation, h.seq, current));
+                in_flight.sent(h.node, *generation, h.seq, current);
             }
             Observation::Committed { generation, offsets, error, .. } => {
-                let queue = sent.entry(h.node).or_default();
-                let Some(i) = queue.iter().position(|(g, _, _)| g == generation) else { continue };
-                let (g, sent_seq, current) = queue.remove(i);
+                let Some((sent_seq, current)) = in_flight.answered(h.node, *generation) else { continue };
+                let g = *generation;
                 if *error == ErrorCode::None && g < current {
                     out.push(Violation {
                         kind: COMMIT_FENCING.into(),
