@@ -187,8 +187,8 @@ fn print_summary(r: &RunReport, wall: f64, trace: Option<&PathBuf>) {
         }
     }
     println!(
-        "records   produced {}, acked {}, failed {}, consumed {}",
-        s.records_produced, s.records_acked, s.records_failed, s.records_consumed
+        "records   produced {}, acked {}, failed {}, consumed {} ({} redelivered)",
+        s.records_produced, s.records_acked, s.records_failed, s.records_consumed, s.records_redelivered
     );
     println!("run       ended by {} at virtual {:.3}s; {} events in {:.3}s wall ({} events/s)", r.end, s.virtual_time_s, s.events, wall, rate(s.events, wall));
     println!("digest    {}", r.digest);

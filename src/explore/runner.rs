@@ -28,6 +28,9 @@ pub struct RunStats {
     pub records_acked: u64,
     pub records_failed: u64,
     pub records_consumed: u64,
+    /// Deliveries of a record its consumer (or its consumer's group) had already been handed:
+    /// at-least-once redelivery after a rebalance, a restart or a reset. Not a violation.
+    pub records_redelivered: u64,
     pub virtual_time_s: f64,
     pub steps: u64,
     pub events: u64,
@@ -209,12 +212,26 @@ fn committed_log(part: &Partition) -> FinalLog {
 
 fn stats(world: &World<KafkaNode>) -> RunStats {
     let mut s = RunStats::default();
+    // Who a delivery counts for: the consumer's group, or the consumer itself.
+    let mut reader: BTreeMap<crate::model::NodeId, String> = BTreeMap::new();
+    let mut seen: std::collections::BTreeSet<(String, TopicPartition, Offset, crate::model::RecordId)> = Default::default();
     for h in world.history() {
         match &h.obs {
             Observation::ProduceInvoked { .. } => s.records_produced += 1,
             Observation::ProduceAcked { .. } => s.records_acked += 1,
             Observation::ProduceFailed { .. } => s.records_failed += 1,
-            Observation::Polled { records, .. } => s.records_consumed += records.len() as u64,
+            Observation::Assigned { group, .. } => {
+                reader.insert(h.node, format!("group {group}"));
+            }
+            Observation::Polled { partition, records, .. } => {
+                s.records_consumed += records.len() as u64;
+                let who = reader.get(&h.node).cloned().unwrap_or_else(|| format!("node {}", h.node.0));
+                for (o, r) in records {
+                    if !seen.insert((who.clone(), partition.clone(), *o, *r)) {
+                        s.records_redelivered += 1;
+                    }
+                }
+            }
             _ => {}
         }
     }
