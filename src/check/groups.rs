@@ -4,15 +4,24 @@
 //! members (read from the `assigned` observations, which each member records when SyncGroup hands
 //! it its partitions).
 //!
-//! **`group-isolation`.** Groups are independent:
-//! 1. *Offsets*: when a member starts a partition from the group's committed offset (OffsetFetch),
-//!    that offset is one its own group asked to commit for that partition (a commit whose answer
-//!    was lost may still have been applied) and that the coordinator did not refuse. Anything
-//!    else came from another group, or from nowhere.
-//! 2. *Delivery*: every group receives every committed record of its topic: each record that the
-//!    final committed log holds at an offset at or above where the group first started reading
-//!    that partition (and at or above the final log start offset, since retention may delete
-//!    records first) was handed to some member of the group.
+//! **`group-isolation`.** Groups are independent: when a member starts a partition from the
+//! group's committed offset (OffsetFetch), that offset is one its own group asked to commit for
+//! that partition (a commit whose answer was lost may still have been applied) and that the
+//! coordinator did not refuse. Anything else came from another group, or from nowhere.
+//!
+//! **`at-least-once`.** Every group receives every committed record of its topic from the moment
+//! it started reading: a record the final committed log holds (at or above the final log start
+//! offset, since retention may delete records first) is owed to the group when its offset is at
+//! or above where the group first started that partition, or when its producer was acknowledged
+//! after the group first started reading the topic (a partition added later, a reset to latest
+//! after a crash: reference D-17). Every owed record was handed to some member of the group.
+//!
+//! **`cooperative-handoff`** (reference A.9, D-12). A partition changes owner only after its
+//! previous owner gave it up: when generation `g` assigns partition `p` to member X, no other
+//! member that joined generation `g` still owned `p` when it joined (it reported or held `p` from
+//! an earlier generation and had not revoked it). Eager members revoke everything before joining,
+//! so this can only break with a cooperative assignor that hands over a partition in the same
+//! round in which its owner still holds it.
 //!
 //! Each violation names the group, the generation or partition, the members and the offsets.
 
@@ -27,10 +36,16 @@ pub const COMMIT_FENCING: &str = "commit-fencing";
 pub const COMMIT_AFTER_PROCESS: &str = "commit-after-process";
 pub const OFFSET_RESUMPTION: &str = "offset-resumption";
 pub const GROUP_ISOLATION: &str = "group-isolation";
+pub const AT_LEAST_ONCE: &str = "at-least-once";
+pub const COOPERATIVE_HANDOFF: &str = "cooperative-handoff";
+/// Not a violation: a note that a member processed records after its partition had moved on.
+pub const ZOMBIE_PROCESSING: &str = "zombie-processing";
 
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut v = exclusive_ownership(input);
+    v.extend(cooperative_handoff(input));
     v.extend(group_isolation(input));
+    v.extend(at_least_once(input));
     v.extend(commit_fencing(input));
     v.extend(commit_after_process(input));
     v.extend(offset_resumption(input));
@@ -112,7 +127,7 @@ fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
     for h in input.history {
         let Some(group) = node_group.get(&h.node) else { continue };
         match &h.obs {
-            Observation::Processed { partition, through } => {
+            Observation::Processed { partition, through, .. } => {
                 let e = processed.entry((group.clone(), partition.clone())).or_insert(*through);
                 *e = (*e).max(*through);
             }
@@ -277,24 +292,180 @@ fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
             _ => {}
         }
     }
+    out
+}
+
+/// The records each group was owed (see the module documentation) and did not receive.
+fn at_least_once(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    let mut first_start: BTreeMap<(String, TopicPartition), Offset> = BTreeMap::new();
+    let mut topic_start: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut acked_at: BTreeMap<RecordId, u64> = BTreeMap::new();
+    let mut delivered: BTreeMap<(String, TopicPartition), BTreeSet<(Offset, RecordId)>> = BTreeMap::new();
+    for h in input.history {
+        if let Observation::ProduceAcked { record, .. } = &h.obs {
+            acked_at.insert(*record, h.seq);
+        }
+        let Some(group) = node_group.get(&h.node) else { continue };
+        match &h.obs {
+            Observation::PositionSet { partition, offset, .. } => {
+                first_start.entry((group.clone(), partition.clone())).or_insert(*offset);
+                topic_start.entry((group.clone(), partition.topic.clone())).or_insert(h.seq);
+            }
+            Observation::Polled { partition, records, .. } => {
+                delivered.entry((group.clone(), partition.clone())).or_default().extend(records.iter().copied());
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
     for ((group, tp), start) in &first_start {
         let Some(log) = input.final_logs.get(tp) else { continue };
-        let from = (*start).max(log.log_start_offset);
+        let since = topic_start[&(group.clone(), tp.topic.clone())];
         let got = delivered.get(&(group.clone(), tp.clone()));
-        let missing: Vec<(Offset, RecordId)> =
-            log.records.range(from..).filter(|(o, r)| !got.is_some_and(|g| g.contains(&(**o, **r)))).map(|(o, r)| (*o, *r)).collect();
-        if let Some((o, r)) = missing.first() {
+        let missing: Vec<(Offset, RecordId)> = log
+            .records
+            .range(log.log_start_offset..)
+            .filter(|(o, r)| **o >= *start || acked_at.get(r).is_some_and(|seq| *seq > since))
+            .filter(|(o, r)| !got.is_some_and(|g| g.contains(&(**o, **r))))
+            .map(|(o, r)| (*o, *r))
+            .collect();
+        if let (Some((o, r)), Some((last, _))) = (missing.first(), missing.last()) {
             out.push(Violation {
-                kind: GROUP_ISOLATION.into(),
+                kind: AT_LEAST_ONCE.into(),
                 summary: format!(
-                    "group {group} never received {} committed record(s) of {tp}, the first {r} at offset {o} (the group started the partition at {start})",
+                    "group {group} never received {} committed record(s) of {tp}, offsets {o}..={last}, the first {r} (the group started the partition at {start})",
                     missing.len()
                 ),
-                evidence: vec![],
+                evidence: acked_at.get(r).copied().into_iter().collect(),
             });
         }
     }
     out
+}
+
+/// A member that joined a generation: its id, what it owned then (with the seq that gave it each
+/// partition), and the seq of its joining.
+type Joiner = (String, BTreeMap<TopicPartition, u64>, u64);
+
+/// A zombie's processing: the offsets, the seq of the first, the generation it ignored.
+type ZombieRun = (BTreeSet<Offset>, u64, i32);
+
+/// See the module documentation.
+fn cooperative_handoff(input: &CheckInput<'_>) -> Vec<Violation> {
+    // (group, member) → partitions it owns now, with the seq of the observation that gave each.
+    let mut owns: BTreeMap<(String, String), BTreeMap<TopicPartition, u64>> = BTreeMap::new();
+    let mut member_of_node: BTreeMap<NodeId, String> = BTreeMap::new();
+    // (group, generation) → members that joined it, with what they owned then and the seq.
+    let mut joined: BTreeMap<(String, i32), Vec<Joiner>> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut reported = BTreeSet::new();
+    for h in input.history {
+        match &h.obs {
+            Observation::Joined { group, generation, member_id, .. } => {
+                if let Some(old) = member_of_node.insert(h.node, member_id.clone()) {
+                    if old != *member_id {
+                        let held = owns.remove(&(group.clone(), old)).unwrap_or_default();
+                        owns.insert((group.clone(), member_id.clone()), held);
+                    }
+                }
+                let held = owns.get(&(group.clone(), member_id.clone())).cloned().unwrap_or_default();
+                joined.entry((group.clone(), *generation)).or_default().push((member_id.clone(), held, h.seq));
+            }
+            Observation::Assigned { group, generation, member_id, partitions } => {
+                member_of_node.insert(h.node, member_id.clone());
+                if let Some(members) = joined.get(&(group.clone(), *generation)) {
+                    for tp in partitions {
+                        for (other, held, join_seq) in members {
+                            if other == member_id || !held.contains_key(tp) {
+                                continue;
+                            }
+                            if reported.insert((group.clone(), *generation, tp.clone())) {
+                                out.push(Violation {
+                                    kind: COOPERATIVE_HANDOFF.into(),
+                                    summary: format!(
+                                        "group {group} generation {generation}: {tp} was assigned to {member_id} while {other}, a member of the same generation, still owned it (it joined owning it and had not revoked it)"
+                                    ),
+                                    evidence: vec![held[tp], *join_seq, h.seq],
+                                });
+                            }
+                        }
+                    }
+                }
+                let mine = owns.entry((group.clone(), member_id.clone())).or_default();
+                for tp in partitions {
+                    mine.entry(tp.clone()).or_insert(h.seq);
+                }
+                mine.retain(|tp, _| partitions.contains(tp));
+            }
+            Observation::Revoked { group, partitions, .. } => {
+                let Some(member) = member_of_node.get(&h.node) else { continue };
+                if let Some(mine) = owns.get_mut(&(group.clone(), member.clone())) {
+                    mine.retain(|tp, _| !partitions.contains(tp));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Notes, not violations: records a member processed after its partition had been given to
+/// another member in a newer generation (a zombie: D-10, D-14), with how many of them the new
+/// owner processed as well.
+pub fn zombie_processing(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    // (group, partition) → (newest generation, owner node) from the assignments.
+    let mut owner: BTreeMap<(String, TopicPartition), (i32, NodeId)> = BTreeMap::new();
+    // node → the generation of its latest assignment.
+    let mut node_generation: BTreeMap<NodeId, i32> = BTreeMap::new();
+    // (group, partition, node) → offsets it processed.
+    let mut processed: BTreeMap<(String, TopicPartition, NodeId), BTreeSet<Offset>> = BTreeMap::new();
+    // (group, partition, zombie node, new owner node) → (zombie offsets, first seq, generation).
+    let mut zombie: BTreeMap<(String, TopicPartition, NodeId, NodeId), ZombieRun> = BTreeMap::new();
+    for h in input.history {
+        let Some(group) = node_group.get(&h.node) else { continue };
+        match &h.obs {
+            Observation::Assigned { generation, partitions, .. } => {
+                node_generation.insert(h.node, *generation);
+                for tp in partitions {
+                    let e = owner.entry((group.clone(), tp.clone())).or_insert((*generation, h.node));
+                    if *generation >= e.0 {
+                        *e = (*generation, h.node);
+                    }
+                }
+            }
+            Observation::Processed { partition, from, through } => {
+                let offsets = (from.0..through.0).map(Offset);
+                processed.entry((group.clone(), partition.clone(), h.node)).or_default().extend(offsets.clone());
+                let mine = node_generation.get(&h.node).copied().unwrap_or(-1);
+                if let Some(&(g, new_owner)) = owner.get(&(group.clone(), partition.clone())) {
+                    if new_owner != h.node && g > mine {
+                        let e = zombie.entry((group.clone(), partition.clone(), h.node, new_owner)).or_insert((BTreeSet::new(), h.seq, g));
+                        e.0.extend(offsets);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    zombie
+        .into_iter()
+        .map(|((group, tp, node, new_owner), (offsets, seq, g))| {
+            let twice = processed.get(&(group.clone(), tp.clone(), new_owner)).map_or(0, |o| offsets.intersection(o).count());
+            let (first, last) = (offsets.first().copied().unwrap_or_default(), offsets.last().copied().unwrap_or_default());
+            Violation {
+                kind: ZOMBIE_PROCESSING.into(),
+                summary: format!(
+                    "group {group}: {} processed {} record(s) of {tp} (offsets {first}..={last}) after generation {g} gave it to {}; {twice} of them were processed twice",
+                    input.name(node),
+                    offsets.len(),
+                    input.name(new_owner)
+                ),
+                evidence: vec![seq],
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -317,8 +488,10 @@ mod tests {
     fn run(history: &[HistoryEntry<Observation>], records: &[(i64, u32)]) -> Vec<Violation> {
         let recs = records.iter().map(|(o, s)| (Offset(*o), RecordId { producer: 0, seq: *s })).collect();
         let logs = BTreeMap::from([(tp(), FinalLog { log_start_offset: Offset(0), high_watermark: Offset(records.len() as i64), records: recs })]);
-        let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
-        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names })
+        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names() })
+    }
+    fn names() -> Vec<String> {
+        (0..10).map(|i| format!("c{i}")).collect()
     }
     fn polled(seq: u64, node: u32, recs: &[(i64, u32)]) -> HistoryEntry<Observation> {
         let records = recs.iter().map(|(o, s)| (Offset(*o), RecordId { producer: 0, seq: *s })).collect();
@@ -347,7 +520,7 @@ mod tests {
     fn committing_unprocessed_records_breaks_commit_after_process() {
         let req = |seq, o| at(seq, 1, Observation::CommitRequested { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(o))] });
         let ans = |seq| at(seq, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(0))], error: ErrorCode::None });
-        let processed = |seq, o| at(seq, 1, Observation::Processed { partition: tp(), through: Offset(o) });
+        let processed = |seq, o| at(seq, 1, Observation::Processed { partition: tp(), from: Offset(o - 1), through: Offset(o) });
         let safe = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), processed(3, 5), req(4, 5), ans(5)];
         assert!(run(&safe, &[]).iter().all(|v| v.kind != COMMIT_AFTER_PROCESS));
         let ahead = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), processed(3, 5), req(4, 9), ans(5)];
@@ -388,11 +561,69 @@ mod tests {
     }
 
     #[test]
-    fn a_record_the_group_never_received_breaks_isolation() {
+    fn a_record_the_group_never_received_breaks_at_least_once() {
         let h = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), polled(3, 1, &[(0, 0)])];
         let v = run(&h, &[(0, 0), (1, 1)]);
         assert_eq!(v.len(), 1);
-        assert!(v[0].summary.contains("never received 1 committed record(s) of t-0, the first p0#1 at offset 1"), "{}", v[0].summary);
+        assert_eq!(v[0].kind, AT_LEAST_ONCE);
+        assert!(v[0].summary.contains("never received 1 committed record(s) of t-0, offsets 1..=1, the first p0#1"), "{}", v[0].summary);
+    }
+
+    /// D-17: records below where the group (re)started a partition are owed when they were
+    /// acknowledged after the group began reading the topic.
+    #[test]
+    fn a_reset_to_latest_that_skips_records_acked_meanwhile_breaks_at_least_once() {
+        let acked = |seq, rec: u32, o: i64| {
+            at(seq, 9, Observation::ProduceAcked { record: RecordId { producer: 0, seq: rec }, partition: tp(), offset: Some(Offset(o)), acks: crate::model::protocol::Acks::All })
+        };
+        // Records 0 and 1 were acked before the group started at offset 2: not owed.
+        let before = vec![acked(0, 0, 0), acked(1, 1, 1), assigned(2, 1, 1, "a"), start(3, 1, 2, PositionReason::Start), polled(4, 1, &[(2, 2)])];
+        let log = [(0, 0), (1, 1), (2, 2)];
+        assert!(run(&before, &log).is_empty(), "{:?}", run(&before, &log));
+        // Acked after the group started, then skipped by a restart that reset to latest.
+        let mut skipped = before.clone();
+        skipped.extend([acked(5, 3, 3), start(6, 1, 4, PositionReason::Start), acked(7, 4, 4), polled(8, 1, &[(4, 4)])]);
+        let log = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4)];
+        let v = run(&skipped, &log);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].kind, AT_LEAST_ONCE);
+        assert_eq!(v[0].evidence, vec![5]);
+    }
+
+    fn joined(seq: u64, node: u32, gen: i32, member: &str) -> HistoryEntry<Observation> {
+        at(seq, node, Observation::Joined { group: "g".into(), generation: gen, member_id: member.into(), owned: vec![] })
+    }
+
+    #[test]
+    fn a_partition_handed_over_while_its_owner_still_holds_it_breaks_cooperative_handoff() {
+        // a owns t-0 from generation 1, joins generation 2 still owning it, and generation 2
+        // gives t-0 to b at once.
+        let h = vec![assigned(1, 1, 1, "a"), joined(2, 1, 2, "a"), joined(3, 2, 2, "b"), assigned(4, 2, 2, "b")];
+        let v = run(&h, &[]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].kind, COOPERATIVE_HANDOFF);
+        assert_eq!(v[0].evidence, vec![1, 2, 4]);
+        // Revoked before joining (eager), or withheld until the next generation: fine.
+        let revoked = at(2, 1, Observation::Revoked { group: "g".into(), generation: 1, partitions: vec![tp()], lost: false });
+        let eager = vec![assigned(1, 1, 1, "a"), revoked, joined(3, 1, 2, "a"), joined(4, 2, 2, "b"), assigned(5, 2, 2, "b")];
+        assert!(run(&eager, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_zombie_that_processes_after_its_partition_moved_is_noted() {
+        let processed = |seq, node, from: i64, through: i64| {
+            at(seq, node, Observation::Processed { partition: tp(), from: Offset(from), through: Offset(through) })
+        };
+        let h = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(4, 1, 5, 10), processed(5, 2, 5, 12)];
+        let input_logs = BTreeMap::new();
+        let input = CheckInput { history: &h, final_logs: &input_logs, faults: &[], marks: &[], node_names: &names() };
+        let notes = zombie_processing(&input);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].summary.contains("processed 5 record(s) of t-0 (offsets 5..=9) after generation 2 gave it to"), "{}", notes[0].summary);
+        assert!(notes[0].summary.contains("5 of them were processed twice"), "{}", notes[0].summary);
+        let honest = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(5, 2, 5, 12)];
+        let input = CheckInput { history: &honest, final_logs: &input_logs, faults: &[], marks: &[], node_names: &names() };
+        assert!(zombie_processing(&input).is_empty());
     }
 
     #[test]

@@ -67,7 +67,12 @@ pub fn check_all(input: &CheckInput<'_>) -> Vec<Violation> {
     v
 }
 
+/// Findings that are not violations (at-least-once redelivery by zombies), for the report.
+pub fn notes(input: &CheckInput<'_>) -> Vec<Violation> {
+    groups::zombie_processing(input)
+}
+
 /// The names of every checker, for scenario validation and docs.
 pub fn checker_names() -> Vec<&'static str> {
-    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION].into_iter().chain(replica::NAMES.iter().copied()).collect()
+    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION, groups::AT_LEAST_ONCE, groups::COOPERATIVE_HANDOFF].into_iter().chain(replica::NAMES.iter().copied()).collect()
 }

@@ -190,6 +190,12 @@ fn print_summary(r: &RunReport, wall: f64, trace: Option<&PathBuf>) {
         "records   produced {}, acked {}, failed {}, consumed {} ({} redelivered)",
         s.records_produced, s.records_acked, s.records_failed, s.records_consumed, s.records_redelivered
     );
+    for n in s.notes.iter().take(5) {
+        println!("note      [{}] {}", n.kind, n.summary);
+    }
+    if s.notes.len() > 5 {
+        println!("note      … and {} more (see --json)", s.notes.len() - 5);
+    }
     println!("run       ended by {} at virtual {:.3}s; {} events in {:.3}s wall ({} events/s)", r.end, s.virtual_time_s, s.events, wall, rate(s.events, wall));
     println!("digest    {}", r.digest);
     if let Some(t) = trace {

@@ -36,6 +36,9 @@ pub struct RunStats {
     pub events: u64,
     pub messages_sent: u64,
     pub messages_dropped: u64,
+    /// Findings that are not violations: zombie processing (records processed after the
+    /// partition had moved to another member).
+    pub notes: Vec<Violation>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -125,7 +128,8 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
         (None, RunEnd::TimeLimit) => "time-limit".into(),
         (None, _) => "pass".into(),
     };
-    let stats = stats(&world);
+    let mut stats = stats(&world);
+    stats.notes = crate::check::notes(&input);
     let marks = world.marks().iter().map(|(k, v)| (k.to_string(), *v)).collect();
     let end = serde_json::to_value(end).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let hashes = world.event_hashes().map(<[u64]>::to_vec).unwrap_or_default();

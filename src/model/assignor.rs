@@ -154,6 +154,56 @@ pub struct MemberSubscription {
     pub generation: Option<i32>,
 }
 
+/// Assignor bugs the scenario's `[bugs]` table can bring back (reference D-11, D-12).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AssignorBugs {
+    /// KAFKA-7026 (before KIP-341, fixed 2.3.0): the eager StickyAssignor's user data carries no
+    /// generation, and every member's reported previous assignment is trusted: a partition that
+    /// two members report stays with both.
+    pub kafka_7026: bool,
+    /// KAFKA-14639 (fixed 3.6.0): only claims of the group's newest generation count. A member
+    /// that missed a rebalance has its owned partitions ignored, so they can go to another member
+    /// in the same round in which it still owns them.
+    pub kafka_14639: bool,
+}
+
+/// [`assign`] with known bugs of the assignors brought back.
+pub fn assign_with(strategy: Strategy, flavor: Flavor, bugs: AssignorBugs, topics: &BTreeMap<String, i32>, members: &[MemberSubscription]) -> Assignment {
+    let sticky = matches!(strategy, Strategy::Sticky | Strategy::CooperativeSticky);
+    if !sticky || bugs == AssignorBugs::default() {
+        return assign(strategy, flavor, topics, members);
+    }
+    let mut members = members.to_vec();
+    if bugs.kafka_14639 {
+        let newest = members.iter().filter_map(|m| m.generation).max();
+        for m in &mut members {
+            if m.generation < newest {
+                m.owned.clear();
+            }
+        }
+    }
+    if bugs.kafka_7026 {
+        for m in &mut members {
+            m.generation = None;
+        }
+    }
+    let mut result = assign(strategy, flavor, topics, &members);
+    if bugs.kafka_7026 {
+        // Every claimant keeps what it reported, whoever else does.
+        for m in &members {
+            let mine = result.get_mut(&m.member_id).expect("every member is in the assignment");
+            for tp in &m.owned {
+                let exists = topics.get(&tp.0).is_some_and(|n| (0..*n).contains(&tp.1)) && m.topics.contains(&tp.0);
+                if exists && !mine.contains(tp) {
+                    mine.push(tp.clone());
+                }
+            }
+            mine.sort();
+        }
+    }
+    result
+}
+
 /// The assignment `strategy` in `flavor` computes for `members` over `topics` (topic name to
 /// partition count). See the module documentation for the rules.
 pub fn assign(strategy: Strategy, flavor: Flavor, topics: &BTreeMap<String, i32>, members: &[MemberSubscription]) -> Assignment {

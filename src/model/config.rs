@@ -61,6 +61,10 @@ pub struct BugSwitches {
     /// A coordinator that does not fence commits: it accepts an OffsetCommit whatever its member
     /// id and generation (reference D-10; Kafka has always fenced them).
     pub unfenced_commits: bool,
+    /// Before KIP-341 (KAFKA-7026, fixed 2.3.0): see [`super::assignor::AssignorBugs`].
+    pub kafka_7026: bool,
+    /// Before KAFKA-14639 (fixed 3.6.0): see [`super::assignor::AssignorBugs`].
+    pub kafka_14639: bool,
 }
 
 /// Broker settings (Kafka's names in the comments).

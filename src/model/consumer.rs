@@ -54,22 +54,63 @@ pub struct ConsumerConfig {
     pub group: Option<GroupSettings>,
     /// How long the application takes per record. The next poll waits for it (Java's poll loop).
     pub processing_per_record: SimDuration,
-    /// Which positions a commit carries.
+    /// What commits carry, and when.
     pub commit_style: CommitStyle,
+    /// Whose behaviour the consumer follows.
+    pub client: Client,
 }
 
-/// What a group member's commits carry.
+/// Which client library the consumer (or producer) behaves like: its defaults and, for a group
+/// member, how it handles a rebalance (reference A.9, A.10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Client {
+    /// The Java client: a single-threaded poll loop. A rebalance, a revocation or a fencing is
+    /// acted on at the next `poll()`, after the application finished the last poll's records;
+    /// `max.poll.interval.ms` is enforced (the member leaves the group when processing overruns).
+    #[default]
+    Java,
+    /// sarama: one session per generation. A rebalance ends the session: the handler finishes the
+    /// message in hand and returns, marked offsets are flushed, then the member rejoins. Commits
+    /// carry marked offsets only, and a rejected commit stays dirty and is retried.
+    Sarama,
+}
+
+/// What a group member commits, and when (reference A.8, D-13).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitStyle {
-    /// Java's auto-commit inside `poll()`: the positions of records whose processing finished
-    /// (records returned by the previous poll).
+    /// Java's auto-commit inside `poll()` (`enable.auto.commit`): every `auto.commit.interval.ms`,
+    /// before a rebalance and on close, the positions of records returned by earlier polls, which
+    /// the poll loop has processed.
     #[default]
     Auto,
-    /// The unsafe style (sarama's `MarkMessage` before handling the message): offsets are marked
-    /// as soon as records are delivered, and the background auto-commit commits them, processed
-    /// or not (reference D-13).
+    /// `commitSync()` of the processed positions after each poll's records (and in
+    /// `onPartitionsRevoked`); the next poll waits for the answer.
+    Sync,
+    /// `commitAsync()` after each poll's records; the loop does not wait.
+    Async,
+    /// `commitSync()` of each record's offset + 1 right after processing it.
+    PerMessage,
+    /// sarama's `MarkMessage` after processing each message; the offset manager commits the
+    /// marked offsets every `auto.commit.interval.ms` and when the session ends.
+    Mark,
+    /// The unsafe style: offsets are marked as soon as records are delivered, before they are
+    /// processed, and committed by the background auto-commit, processed or not (D-13).
     MarkBeforeProcess,
+}
+
+impl CommitStyle {
+    /// Whether commits carry the marked offsets (sarama's offset manager) rather than the
+    /// processed positions.
+    pub fn commits_marks(self) -> bool {
+        matches!(self, CommitStyle::Mark | CommitStyle::MarkBeforeProcess)
+    }
+
+    /// Whether a timer commits in the background (`enable.auto.commit`, sarama's AutoCommit).
+    pub fn on_timer(self) -> bool {
+        matches!(self, CommitStyle::Auto | CommitStyle::Mark | CommitStyle::MarkBeforeProcess)
+    }
 }
 
 /// A group member's settings (Kafka's names in the comments).
@@ -83,8 +124,13 @@ pub struct GroupSettings {
     pub session_timeout_ms: u64,
     /// `heartbeat.interval.ms` (3000)
     pub heartbeat_interval_ms: u64,
-    /// `max.poll.interval.ms` (300000), sent as the rebalance timeout.
+    /// The JoinGroup rebalance timeout: Java sends `max.poll.interval.ms` (300000); sarama
+    /// `Consumer.Group.Rebalance.Timeout` (60 s).
     pub rebalance_timeout_ms: u64,
+    /// `max.poll.interval.ms`, enforced by the Java client; `None` for sarama, which has none.
+    pub max_poll_interval_ms: Option<u64>,
+    /// Bugs of the group leader's assignor (the `[bugs]` switches).
+    pub assignor_bugs: super::assignor::AssignorBugs,
     /// `enable.auto.commit` (true)
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms` (5000)
@@ -102,8 +148,10 @@ pub enum ConsumerTimer {
     AutoCommit,
     /// Find the coordinator or join again after a backoff.
     Rejoin,
-    /// The application finished processing the records of the last poll.
+    /// The application finished processing the record at the head of its queue.
     ProcessingDone,
+    /// `max.poll.interval.ms` passed since the last `poll()`.
+    PollTimeout,
 }
 
 /// The consumer's knowledge of one assigned partition.
@@ -158,8 +206,14 @@ pub struct Consumer {
     pub membership: Option<super::consumer_group::Membership>,
     /// Per partition, the offset after the last processed record.
     pub processed: BTreeMap<TopicPartition, Offset>,
-    /// Records of the last poll being processed: (partition, offset after them, count).
-    in_processing: Vec<(TopicPartition, Offset, usize)>,
+    /// Records the last poll returned that the application has not processed yet, in order.
+    pub(crate) queue: std::collections::VecDeque<(TopicPartition, Offset)>,
+    /// Whether the record at the head of `queue` is being processed (a timer is running).
+    pub(crate) processing: bool,
+    /// Offsets the application marked (sarama's `MarkMessage`; mark-before-process).
+    pub marked: BTreeMap<TopicPartition, Offset>,
+    /// A `commitSync()` the application is blocked on: its correlation id.
+    pub(crate) awaiting_commit: Option<u64>,
 }
 
 type CCtx<'a> = Ctx<'a, KafkaNode>;
@@ -178,7 +232,10 @@ impl Consumer {
             partition_count: None,
             membership: None,
             processed: BTreeMap::new(),
-            in_processing: Vec::new(),
+            queue: Default::default(),
+            processing: false,
+            marked: BTreeMap::new(),
+            awaiting_commit: None,
         }
     }
 
@@ -234,6 +291,7 @@ impl Consumer {
             ConsumerTimer::AutoCommit => self.auto_commit(ctx),
             ConsumerTimer::Rejoin => self.rejoin(ctx),
             ConsumerTimer::ProcessingDone => self.processing_done(ctx),
+            ConsumerTimer::PollTimeout => self.poll_timeout(ctx),
         }
     }
 
@@ -326,7 +384,10 @@ impl Consumer {
         };
         self.leaders.clear();
         self.partition_count = Some(topic.partitions.len() as i32);
-        let in_group = self.config.group.is_some();
+        // A member's partitions come from its group; a standalone consumer with a group id
+        // starts its assigned partitions from the group's committed offsets.
+        let in_group = self.config.group.is_some() && self.config.partitions.is_none();
+        let standalone = self.config.group.is_some() && self.config.partitions.is_some();
         for p in &topic.partitions {
             let tp = TopicPartition::new(topic.name.clone(), p.partition);
             let assigned = self.config.partitions.as_ref().is_none_or(|ps| ps.contains(&p.partition));
@@ -345,6 +406,7 @@ impl Consumer {
             }
             if !self.positions.contains_key(&tp) {
                 let pos = match self.config.start {
+                    _ if standalone => Position::FetchingCommitted,
                     StartPosition::Earliest => Position::Lookup(OffsetSpec::Earliest, PositionReason::Start),
                     StartPosition::Latest => Position::Lookup(OffsetSpec::Latest, PositionReason::Start),
                     StartPosition::Offset(o) => {
@@ -359,21 +421,28 @@ impl Consumer {
             self.metadata_wanted = true;
             return self.backoff(ctx);
         }
-        if in_group && self.membership.is_none() {
-            self.start_membership(ctx);
+        if (in_group || standalone) && self.membership.is_none() {
+            self.start_membership(ctx, standalone);
         }
         self.poll(ctx);
     }
 
     /// Sends a ListOffsets for every partition that needs one and a fetch to every leader that has
     /// no fetch in flight.
-    pub(crate) fn poll_now(&mut self, ctx: &mut CCtx<'_>) {
-        self.poll(ctx);
+    /// The application is busy with the last poll's records (or blocked on a commit).
+    pub(crate) fn busy(&self) -> bool {
+        !self.queue.is_empty() || self.processing || self.awaiting_commit.is_some()
     }
 
-    fn poll(&mut self, ctx: &mut CCtx<'_>) {
-        if !self.in_processing.is_empty() {
+    pub(crate) fn poll(&mut self, ctx: &mut CCtx<'_>) {
+        if self.busy() {
             return; // the application is still processing the last poll's records
+        }
+        if self.membership.is_some() {
+            // `poll()` is where a group member acts on rebalances, and it resets the poll timer.
+            if self.poll_in_group(ctx) {
+                return;
+            }
         }
         if self.metadata_wanted {
             self.request_metadata(ctx);
@@ -480,12 +549,10 @@ impl Consumer {
             self.metadata_wanted = true;
             self.backoff(ctx);
         }
-        if self.in_processing.is_empty() {
-            if !trouble {
-                self.poll(ctx);
-            }
-        } else {
+        if !self.queue.is_empty() {
             self.start_processing(ctx);
+        } else if !trouble {
+            self.poll(ctx);
         }
     }
 
@@ -502,32 +569,90 @@ impl Consumer {
         let n = records.len();
         let hw = data.high_watermark;
         ctx.explain(|| format!("{tp}: poll returned {n} records {position}..{last} (high watermark {hw})"));
-        ctx.observe(Observation::Polled { partition: tp.clone(), records, high_watermark: hw });
+        ctx.observe(Observation::Polled { partition: tp.clone(), records: records.clone(), high_watermark: hw });
         self.positions.insert(tp.clone(), Position::At(last.next()));
-        self.in_processing.push((tp.clone(), last.next(), n));
+        if self.config.commit_style == CommitStyle::MarkBeforeProcess {
+            self.mark(tp, last.next());
+        }
+        self.queue.extend(records.into_iter().map(|(o, _)| (tp.clone(), o)));
     }
 
-    /// After a poll's records were handed over: processing takes `processing_per_record` each;
-    /// the next poll waits for it.
+    /// Marks `offset` for the next commit; a mark only moves forward (sarama's `MarkOffset`).
+    fn mark(&mut self, tp: &TopicPartition, offset: Offset) {
+        let e = self.marked.entry(tp.clone()).or_insert(offset);
+        *e = (*e).max(offset);
+    }
+
+    /// After a poll handed records over, the application processes them one by one, each taking
+    /// `processing_per_record`; the next poll waits for them.
     fn start_processing(&mut self, ctx: &mut CCtx<'_>) {
-        let n: usize = self.in_processing.iter().map(|(_, _, n)| n).sum();
-        if n == 0 {
-            return;
+        if let Some(ms) = self.config.group.as_ref().and_then(|g| g.max_poll_interval_ms) {
+            ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::PollTimeout), SimDuration::from_millis(ms));
         }
-        let cost = self.config.processing_per_record.as_micros();
-        if cost == 0 {
-            return self.processing_done(ctx);
+        self.process_next(ctx);
+    }
+
+    /// Processes what is due: the next record (after its processing time), or, when processing
+    /// takes no time, every record of the head partition at once.
+    pub(crate) fn process_next(&mut self, ctx: &mut CCtx<'_>) {
+        loop {
+            if self.processing || self.awaiting_commit.is_some() {
+                return;
+            }
+            let Some((tp, from)) = self.queue.front().cloned() else {
+                return self.batch_done(ctx);
+            };
+            let cost = self.config.processing_per_record;
+            if cost > SimDuration::ZERO {
+                self.processing = true;
+                ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::ProcessingDone), cost);
+                return;
+            }
+            let mut through = from.next();
+            self.queue.pop_front();
+            if self.config.commit_style != CommitStyle::PerMessage {
+                while self.queue.front().is_some_and(|(t, o)| *t == tp && *o == through) {
+                    self.queue.pop_front();
+                    through = through.next();
+                }
+            }
+            self.record_processed(ctx, &tp, from, through);
         }
-        ctx.set_timer(NodeTimer::Consumer(ConsumerTimer::ProcessingDone), SimDuration::from_micros(cost * n as u64));
     }
 
     pub(crate) fn processing_done(&mut self, ctx: &mut CCtx<'_>) {
-        for (tp, through, _) in std::mem::take(&mut self.in_processing) {
-            let e = self.processed.entry(tp.clone()).or_insert(through);
-            *e = (*e).max(through);
-            ctx.observe(Observation::Processed { partition: tp, through });
+        if !self.processing {
+            return;
         }
-        self.poll(ctx);
+        self.processing = false;
+        if let Some((tp, o)) = self.queue.pop_front() {
+            self.record_processed(ctx, &tp, o, o.next());
+        }
+        self.process_next(ctx);
+    }
+
+    /// The application finished the records `from..through` of `tp`.
+    fn record_processed(&mut self, ctx: &mut CCtx<'_>, tp: &TopicPartition, from: Offset, through: Offset) {
+        let e = self.processed.entry(tp.clone()).or_insert(through);
+        *e = (*e).max(through);
+        ctx.observe(Observation::Processed { partition: tp.clone(), from, through });
+        match self.config.commit_style {
+            CommitStyle::Mark => self.mark(tp, through),
+            CommitStyle::PerMessage => self.commit_now(ctx, vec![(tp.clone(), through)], true),
+            _ => {}
+        }
+    }
+
+    /// Every record of the last poll is processed: commit as the style says, then poll again.
+    fn batch_done(&mut self, ctx: &mut CCtx<'_>) {
+        match self.config.commit_style {
+            CommitStyle::Sync => self.commit_processed(ctx, true),
+            CommitStyle::Async => self.commit_processed(ctx, false),
+            _ => {}
+        }
+        if self.awaiting_commit.is_none() {
+            self.poll(ctx);
+        }
     }
 
     /// A new position from outside the poll loop (start, committed offset, reset): processing

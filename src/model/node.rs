@@ -33,7 +33,7 @@ pub enum KafkaNode {
     Broker(Broker),
     Controller(Controller),
     Producer(Producer),
-    Consumer(Consumer),
+    Consumer(Box<Consumer>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -17,15 +17,18 @@ pub enum Observation {
     ProduceFailed { record: RecordId, partition: TopicPartition, error: ErrorCode },
     /// A consumer's poll returned these records of one partition, in order.
     Polled { partition: TopicPartition, records: Vec<(Offset, RecordId)>, high_watermark: Offset },
-    /// The application finished processing a poll's records of one partition, up to (not
-    /// including) `through`.
-    Processed { partition: TopicPartition, through: Offset },
+    /// The application finished processing the records `from..through` of one partition.
+    Processed { partition: TopicPartition, from: Offset, through: Offset },
     /// A consumer set its position for a partition: at start, or after OFFSET_OUT_OF_RANGE.
     PositionSet { partition: TopicPartition, offset: Offset, reason: PositionReason },
+    /// A group member joined a generation (JoinGroup answered), still owning `owned`.
+    Joined { group: String, generation: i32, member_id: String, owned: Vec<TopicPartition> },
     /// A group member received its assignment for a generation (SyncGroup).
     Assigned { group: String, generation: i32, member_id: String, partitions: Vec<TopicPartition> },
-    /// A group member gave up its partitions before rejoining (eager rebalancing).
-    Revoked { group: String, generation: i32, partitions: Vec<TopicPartition> },
+    /// A group member gave up partitions it owned since `generation`: revoked before an eager
+    /// rejoin or after a cooperative one (`onPartitionsRevoked`), or `lost` after it was fenced
+    /// or left (`onPartitionsLost`).
+    Revoked { group: String, generation: i32, partitions: Vec<TopicPartition>, lost: bool },
     /// A member sent an OffsetCommit (its answer may never come: the coordinator may still have
     /// applied it).
     CommitRequested { group: String, generation: i32, offsets: Vec<(TopicPartition, Offset)> },

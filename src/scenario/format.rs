@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::values::{deserialize_acks, Duration, Keys, LatencyRange, Start};
-use crate::model::consumer::OffsetReset;
+use crate::model::consumer::{Client, CommitStyle, OffsetReset};
 use crate::model::partitioner::Partitioner;
 use crate::model::protocol::Acks;
 
@@ -80,6 +80,14 @@ pub struct BugsSection {
     /// Let the coordinator accept commits from fenced members and old generations (D-10).
     #[serde(rename = "unfenced-commits", default)]
     pub unfenced_commits: bool,
+    /// Before KIP-341 (KAFKA-7026, fixed 2.3.0): the sticky assignor trusts every member's
+    /// reported previous assignment, without generations.
+    #[serde(rename = "KAFKA-7026", default)]
+    pub kafka_7026: bool,
+    /// Before KAFKA-14639 (fixed 3.6.0): the sticky assignors ignore the owned partitions of a
+    /// member that reports an older generation than the newest.
+    #[serde(rename = "KAFKA-14639", default)]
+    pub kafka_14639: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,14 +122,19 @@ pub struct TopicSection {
 pub struct ProducerSection {
     pub name: Spanned<String>,
     pub topic: Spanned<String>,
-    #[serde(default = "acks_all", deserialize_with = "deserialize_acks")]
-    pub acks: Acks,
+    /// Whose defaults apply: "java" (default) or "sarama".
+    #[serde(default)]
+    pub client: Client,
+    /// Default: `all` (Java), `1` (sarama's WaitForLocal).
+    #[serde(default, deserialize_with = "deserialize_acks")]
+    pub acks: Option<Acks>,
     #[serde(rename = "linger.ms", default = "five")]
     pub linger_ms: u64,
     #[serde(rename = "batch.size", default = "batch_size")]
     pub batch_size: u64,
+    /// Default: murmur2 (Java), sarama-hash (sarama's FNV-1a).
     #[serde(default)]
-    pub partitioner: Partitioner,
+    pub partitioner: Option<Partitioner>,
     /// With `partitioner = "manual"`: the partition every record goes to.
     pub partition: Option<Spanned<i32>>,
     #[serde(rename = "request.timeout.ms", default = "thirty_s")]
@@ -130,11 +143,11 @@ pub struct ProducerSection {
     pub delivery_timeout_ms: u64,
     #[serde(rename = "retry.backoff.ms", default = "hundred")]
     pub retry_backoff_ms: u64,
-    #[serde(default = "max_retries")]
-    pub retries: u32,
+    /// Default: effectively unlimited (Java), 3 (sarama's `Producer.Retry.Max`).
+    pub retries: Option<u32>,
     #[serde(rename = "max.in.flight.requests.per.connection", default = "five_spanned")]
     pub max_in_flight: Spanned<u64>,
-    /// Default false here (Java's default is true since 3.0; sarama's is false).
+    /// Default false for both clients here (Java's default is true since 3.0; sarama's is false).
     #[serde(rename = "enable.idempotence", default = "no")]
     pub enable_idempotence: Spanned<bool>,
     /// How many records this producer sends.
@@ -157,10 +170,14 @@ pub struct ProducerSection {
 pub struct ConsumerSection {
     pub name: Spanned<String>,
     pub topic: Spanned<String>,
+    /// Whose defaults and behaviour: "java" (default) or "sarama".
+    #[serde(default)]
+    pub client: Client,
     /// Partitions to `assign()`; default all.
     pub partitions: Option<Spanned<Vec<i32>>>,
     /// Where to start; default: what `auto.offset.reset` says.
     pub start: Option<Start>,
+    /// Default latest (sarama: `Consumer.Offsets.Initial` = OffsetNewest).
     #[serde(rename = "auto.offset.reset", default = "reset_latest")]
     pub auto_offset_reset: OffsetReset,
     #[serde(rename = "fetch.max.wait.ms", default = "five_hundred")]
@@ -178,25 +195,32 @@ pub struct ConsumerSection {
     #[serde(rename = "group.id")]
     pub group_id: Option<Spanned<String>>,
     /// `partition.assignment.strategy`: assignor names in preference order.
+    /// Default ["range"] (Java 3.x's default is [range, cooperative-sticky], which rebalances
+    /// eagerly with range while any member lists range first).
     #[serde(rename = "partition.assignment.strategy", default = "range_only")]
     pub assignment_strategy: Spanned<Vec<String>>,
-    #[serde(rename = "session.timeout.ms", default = "fortyfive_s")]
-    pub session_timeout_ms: u64,
+    /// Default 45 s (Java), 10 s (sarama).
+    #[serde(rename = "session.timeout.ms")]
+    pub session_timeout_ms: Option<u64>,
     #[serde(rename = "heartbeat.interval.ms", default = "three_s")]
     pub heartbeat_interval_ms: u64,
-    /// Also the JoinGroup rebalance timeout.
+    /// Java: enforced by the client, and also the JoinGroup rebalance timeout. Default 300 s.
     #[serde(rename = "max.poll.interval.ms", default = "five_min")]
     pub max_poll_interval_ms: u64,
+    /// sarama's `Consumer.Group.Rebalance.Timeout` (default 60 s); Java sends
+    /// `max.poll.interval.ms` instead.
+    #[serde(rename = "rebalance.timeout.ms")]
+    pub rebalance_timeout_ms: Option<u64>,
     #[serde(rename = "enable.auto.commit", default = "yes")]
     pub enable_auto_commit: bool,
-    #[serde(rename = "auto.commit.interval.ms", default = "five_s")]
-    pub auto_commit_interval_ms: u64,
+    /// Default 5 s (Java), 1 s (sarama).
+    #[serde(rename = "auto.commit.interval.ms")]
+    pub auto_commit_interval_ms: Option<u64>,
     /// How long the application takes per record (default 0). The next poll waits for it.
     pub processing_time: Option<Duration>,
-    /// What commits carry: "auto" (processed positions, Java's poll loop) or
-    /// "mark-before-process" (delivered positions: the unsafe style of reference D-13).
-    #[serde(default)]
-    pub commit: crate::model::consumer::CommitStyle,
+    /// What commits carry and when: "auto" (Java's default), "sync", "async", "per-message",
+    /// "mark" (sarama's default) or "mark-before-process" (the unsafe style of reference D-13).
+    pub commit: Option<CommitStyle>,
 }
 
 /// What a fault does.
@@ -325,9 +349,6 @@ fn week_ms() -> i64 {
 fn minus_one() -> i64 {
     -1
 }
-fn acks_all() -> Acks {
-    Acks::All
-}
 fn five<T: From<u8>>() -> T {
     T::from(5)
 }
@@ -342,9 +363,6 @@ fn fifty() -> Spanned<i32> {
 }
 fn range_only() -> Spanned<Vec<String>> {
     Spanned::new(0..0, vec!["range".to_string()])
-}
-fn fortyfive_s() -> u64 {
-    45_000
 }
 fn three_s() -> u64 {
     3_000
@@ -390,9 +408,6 @@ fn five_hundred() -> u64 {
 }
 fn fifty_mib() -> u64 {
     52_428_800
-}
-fn max_retries() -> u32 {
-    i32::MAX as u32
 }
 fn no_keys() -> Keys {
     Keys::None

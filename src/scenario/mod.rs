@@ -33,7 +33,7 @@ use values::{Keys, Start};
 pub const CONTROLLER: &str = "controller";
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "commit-fencing", "commit-after-process", "offset-resumption", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "commit-fencing", "commit-after-process", "offset-resumption", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -171,10 +171,10 @@ impl Scenario {
             if *p.max_in_flight.get_ref() == 0 {
                 return Err((p.max_in_flight.span(), "max.in.flight.requests.per.connection must be at least 1".into()));
             }
-            if *p.enable_idempotence.get_ref() && (p.acks != crate::model::protocol::Acks::All || *p.max_in_flight.get_ref() > 5) {
+            if *p.enable_idempotence.get_ref() && (p.acks.is_some_and(|a| a != crate::model::protocol::Acks::All) || *p.max_in_flight.get_ref() > 5) {
                 return Err((p.enable_idempotence.span(), "enable.idempotence needs acks = \"all\" and max.in.flight.requests.per.connection <= 5".into()));
             }
-            match (&p.partitioner, &p.partition) {
+            match (&p.partitioner.unwrap_or_default(), &p.partition) {
                 (Partitioner::Manual, None) => {
                     return Err((p.name.span(), "partitioner = \"manual\" needs `partition = N`".into()));
                 }
@@ -190,14 +190,17 @@ impl Scenario {
         for c in &f.consumers {
             let n = topic_partitions(&c.topic)?;
             let strategies = c.assignment_strategy.get_ref();
-            if let Some(bad) = strategies.iter().find(|s| !["range", "roundrobin", "sticky"].contains(&s.as_str())) {
-                return Err((c.assignment_strategy.span(), format!("unknown or not yet simulated assignor '{bad}', expected some of: range, roundrobin, sticky (cooperative-sticky is not simulated yet)")));
+            if let Some(bad) = strategies.iter().find(|s| !["range", "roundrobin", "sticky", "cooperative-sticky"].contains(&s.as_str())) {
+                return Err((c.assignment_strategy.span(), format!("unknown assignor '{bad}', expected some of: range, roundrobin, sticky, cooperative-sticky")));
+            }
+            if c.client == crate::model::consumer::Client::Sarama && strategies.iter().any(|s| s == "cooperative-sticky") {
+                return Err((c.assignment_strategy.span(), "sarama's cooperative-sticky (v1.60.1+) is not simulated: use the Java client for cooperative rebalancing".into()));
             }
             if strategies.is_empty() {
                 return Err((c.assignment_strategy.span(), "partition.assignment.strategy needs at least one assignor".into()));
             }
-            if c.group_id.is_some() && c.partitions.is_some() {
-                return Err((c.name.span(), "a consumer either joins a group (group.id) or assign()s partitions, not both".into()));
+            if c.group_id.is_none() && c.commit.is_some_and(|s| s != crate::model::consumer::CommitStyle::Auto) {
+                return Err((c.name.span(), "commit needs a group.id to commit to".into()));
             }
             if let Some(ps) = &c.partitions {
                 if let Some(bad) = ps.get_ref().iter().find(|p| **p < 0 || **p >= n) {
@@ -299,6 +302,8 @@ impl Scenario {
                 kafka_7128: f.bugs.kafka_7128,
                 kafka_15583: f.bugs.kafka_15583,
                 unfenced_commits: f.bugs.unfenced_commits,
+                kafka_7026: f.bugs.kafka_7026,
+                kafka_14639: f.bugs.kafka_14639,
             },
         }
     }
@@ -341,8 +346,8 @@ impl Scenario {
             roles.producers.push(id);
         }
         for c in &f.consumers {
-            let config = consumer_config(c, &bootstrap);
-            let id = world.add_node(c.name.get_ref().clone(), Box::new(move |_| KafkaNode::Consumer(Consumer::new(config.clone()))));
+            let config = consumer_config(c, &bootstrap, &layout.bugs);
+            let id = world.add_node(c.name.get_ref().clone(), Box::new(move |_| KafkaNode::Consumer(Box::new(Consumer::new(config.clone())))));
             let at = SimTime::ZERO + c.start_at.map_or(SimDuration::ZERO, |d| d.0);
             world.schedule(at, Control::Start(id), format!("start {}", c.name.get_ref()));
             roles.consumers.push(id);
@@ -423,20 +428,23 @@ fn topic_config(t: &TopicSection) -> TopicConfig {
 }
 
 fn producer_config(index: u32, p: &ProducerSection, bootstrap: &[NodeId]) -> ProducerConfig {
+    use crate::model::consumer::Client;
+    use crate::model::partitioner::Partitioner;
+    let sarama = p.client == Client::Sarama;
     ProducerConfig {
         index,
         name: p.name.get_ref().clone(),
         bootstrap: bootstrap.to_vec(),
         topic: p.topic.get_ref().clone(),
-        acks: p.acks,
+        acks: p.acks.unwrap_or(if sarama { crate::model::protocol::Acks::Leader } else { crate::model::protocol::Acks::All }),
         linger_ms: p.linger_ms,
         batch_size: p.batch_size,
-        partitioner: p.partitioner,
+        partitioner: p.partitioner.unwrap_or(if sarama { Partitioner::SaramaHash } else { Partitioner::Murmur2 }),
         manual_partition: p.partition.as_ref().map(|s| *s.get_ref()),
         request_timeout_ms: p.request_timeout_ms,
         delivery_timeout_ms: p.delivery_timeout_ms,
         retry_backoff_ms: p.retry_backoff_ms,
-        retries: p.retries,
+        retries: p.retries.unwrap_or(if sarama { 3 } else { i32::MAX as u32 }),
         max_in_flight: *p.max_in_flight.get_ref() as u32,
         enable_idempotence: *p.enable_idempotence.get_ref(),
         messages: p.messages,
@@ -449,8 +457,9 @@ fn producer_config(index: u32, p: &ProducerSection, bootstrap: &[NodeId]) -> Pro
     }
 }
 
-fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId]) -> ConsumerConfig {
-    use crate::model::consumer::OffsetReset;
+fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId], bugs: &BugSwitches) -> ConsumerConfig {
+    use crate::model::consumer::{Client, CommitStyle, OffsetReset};
+    let sarama = c.client == Client::Sarama;
     let start = match c.start {
         Some(Start::Earliest) => StartPosition::Earliest,
         Some(Start::Latest) => StartPosition::Latest,
@@ -473,14 +482,17 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId]) -> ConsumerConfig 
         group: c.group_id.as_ref().map(|g| GroupSettings {
             group_id: g.get_ref().clone(),
             assignors: c.assignment_strategy.get_ref().clone(),
-            session_timeout_ms: c.session_timeout_ms,
+            session_timeout_ms: c.session_timeout_ms.unwrap_or(if sarama { 10_000 } else { 45_000 }),
             heartbeat_interval_ms: c.heartbeat_interval_ms,
-            rebalance_timeout_ms: c.max_poll_interval_ms,
+            rebalance_timeout_ms: c.rebalance_timeout_ms.unwrap_or(if sarama { 60_000 } else { c.max_poll_interval_ms }),
+            max_poll_interval_ms: (!sarama).then_some(c.max_poll_interval_ms),
+            assignor_bugs: crate::model::assignor::AssignorBugs { kafka_7026: bugs.kafka_7026, kafka_14639: bugs.kafka_14639 },
             enable_auto_commit: c.enable_auto_commit,
-            auto_commit_interval_ms: c.auto_commit_interval_ms,
+            auto_commit_interval_ms: c.auto_commit_interval_ms.unwrap_or(if sarama { 1_000 } else { 5_000 }),
         }),
         processing_per_record: c.processing_time.map_or(SimDuration::ZERO, |d| d.0),
-        commit_style: c.commit,
+        commit_style: c.commit.unwrap_or(if sarama { CommitStyle::Mark } else { CommitStyle::Auto }),
+        client: c.client,
     }
 }
 

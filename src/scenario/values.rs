@@ -82,7 +82,11 @@ impl<'de> Deserialize<'de> for LatencyRange {
 }
 
 /// `acks` as Kafka accepts it: `"all"`, `"-1"`, `"1"`, `"0"`, or the integers.
-pub fn deserialize_acks<'de, D: Deserializer<'de>>(d: D) -> Result<Acks, D::Error> {
+pub fn deserialize_acks<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Acks>, D::Error> {
+    acks(d).map(Some)
+}
+
+fn acks<'de, D: Deserializer<'de>>(d: D) -> Result<Acks, D::Error> {
     struct V;
     impl Visitor<'_> for V {
         type Value = Acks;
