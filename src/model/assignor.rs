@@ -189,12 +189,18 @@ pub fn assign_with(strategy: Strategy, flavor: Flavor, bugs: AssignorBugs, topic
     }
     let mut result = assign(strategy, flavor, topics, &members);
     if bugs.kafka_7026 {
-        // Every claimant keeps what it reported, whoever else does.
+        // A partition two members report stays with each of them.
+        let mut claimants: BTreeMap<&(String, i32), usize> = BTreeMap::new();
+        for m in &members {
+            for tp in m.owned.iter().collect::<BTreeSet<_>>() {
+                *claimants.entry(tp).or_default() += 1;
+            }
+        }
         for m in &members {
             let mine = result.get_mut(&m.member_id).expect("every member is in the assignment");
             for tp in &m.owned {
                 let exists = topics.get(&tp.0).is_some_and(|n| (0..*n).contains(&tp.1)) && m.topics.contains(&tp.0);
-                if exists && !mine.contains(tp) {
+                if exists && claimants[tp] > 1 && !mine.contains(tp) {
                     mine.push(tp.clone());
                 }
             }

@@ -62,7 +62,14 @@ pub struct Member {
     #[serde(skip)]
     pub awaiting_sync: Option<(NodeId, u64)>,
     pub assignment: Vec<TopicPartition>,
+    /// Joined in the current rebalance and never in a generation: it may wait for the join
+    /// phase up to [`NEW_MEMBER_JOIN_TIMEOUT_MS`], not its session timeout.
+    pub is_new: bool,
 }
+
+/// Kafka's `GroupCoordinator.NewMemberJoinTimeoutMs`: how long a new member's JoinGroup may be
+/// parked before the member is dropped.
+pub const NEW_MEMBER_JOIN_TIMEOUT_MS: u64 = 300_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct GroupConfig {
@@ -234,6 +241,7 @@ impl Group {
             awaiting_join: Some((from, req.correlation_id)),
             awaiting_sync: None,
             assignment: vec![],
+            is_new: true,
         };
         self.protocol_type.get_or_insert_with(|| req.protocol_type.clone());
         if self.leader_id.is_none() {
@@ -243,7 +251,7 @@ impl Group {
         if self.state == GroupState::PreparingRebalance {
             self.joined_during_delay = true;
         }
-        self.reset_session(ctx, &req.member_id);
+        ctx.set_timer(self.timer(GroupTimer::Session(req.member_id.clone())), SimDuration::from_millis(NEW_MEMBER_JOIN_TIMEOUT_MS));
     }
 
     /// A join that needs a rebalance: start one, or wait for the current one to complete.
@@ -311,6 +319,12 @@ impl Group {
                 self.prepare_rebalance(ctx, format!("{late:?} did not send SyncGroup within the rebalance timeout"));
             }
             GroupTimer::Session(member) if self.members.contains_key(&member) => {
+                // Kafka's `hasSatisfiedHeartbeat`: a member waiting in a rebalance needs no
+                // heartbeat, unless it is new and has waited out the new-member join timeout.
+                let m = &self.members[&member];
+                if !m.is_new && (m.awaiting_join.is_some() || m.awaiting_sync.is_some()) {
+                    return self.reset_session(ctx, &member);
+                }
                 ctx.mark("group.session.expired");
                 self.remove_member(ctx, &member);
                 self.after_removal(ctx, format!("{member}'s session expired (session.timeout.ms)"));
@@ -370,7 +384,9 @@ impl Group {
         self.transition(ctx, GroupState::CompletingRebalance);
         let ids: Vec<String> = self.members.keys().cloned().collect();
         for id in ids {
-            let (to, corr) = self.members.get_mut(&id).expect("listed").awaiting_join.take().expect("all joined");
+            let m = self.members.get_mut(&id).expect("listed");
+            m.is_new = false;
+            let (to, corr) = m.awaiting_join.take().expect("all joined");
             self.send_join_response(ctx, &id, to, corr);
             self.reset_session(ctx, &id);
         }
@@ -537,6 +553,7 @@ impl Group {
                     awaiting_join: None,
                     awaiting_sync: None,
                     assignment: m.assignment.clone(),
+                    is_new: false,
                 };
                 (m.member_id.clone(), member)
             })
