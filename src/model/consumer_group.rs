@@ -468,7 +468,8 @@ impl Consumer {
             return;
         }
         let reason = if error == ErrorCode::RebalanceInProgress {
-            ctx.explain(|| format!("{what}: REBALANCE_IN_PROGRESS: rejoins at the next poll"));
+            let when = if self.config.client == Client::Sarama { "the session ends (the handler finishes the message in hand), then it rejoins" } else { "rejoins at the next poll()" };
+            ctx.explain(|| format!("{what}: REBALANCE_IN_PROGRESS: {when}"));
             Rejoin::Rebalance
         } else {
             ctx.mark("consumer.fenced");
