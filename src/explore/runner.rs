@@ -147,9 +147,33 @@ fn workload_done(world: &World<KafkaNode>, roles: &Roles) -> bool {
     if !producers_done {
         return false;
     }
-    roles.consumers.iter().all(|&c| {
+    let consumers_done = roles.consumers.iter().all(|&c| {
         let Some(KafkaNode::Consumer(consumer)) = world.actor(c) else { return world.status(c) == NodeStatus::Down };
         consumer.caught_up(|tp| leader_high_watermark(world, roles, tp))
+    });
+    consumers_done && !acked_in_limbo(world, roles)
+}
+
+/// Whether an acknowledged record still sits above its partition's high watermark on the live
+/// leader (an `acks=1` record whose replication has not finished): the run waits for it to be
+/// committed, or to disappear, before the checkers judge the log.
+fn acked_in_limbo(world: &World<KafkaNode>, roles: &Roles) -> bool {
+    let mut newest: BTreeMap<&TopicPartition, Offset> = BTreeMap::new();
+    for h in world.history() {
+        if let Observation::ProduceAcked { partition, offset: Some(o), .. } = &h.obs {
+            let e = newest.entry(partition).or_insert(*o);
+            *e = (*e).max(*o);
+        }
+    }
+    newest.into_iter().any(|(tp, acked)| {
+        let Some(leader) = controller_leader(world, roles, tp) else { return false };
+        let Some(node) = roles.layout.node_of(leader) else { return false };
+        match world.actor(node) {
+            Some(KafkaNode::Broker(b)) => {
+                b.partitions.get(tp).filter(|p| p.is_leader(leader)).is_some_and(|p| p.log.high_watermark() <= acked && acked < p.log.log_end_offset())
+            }
+            _ => false,
+        }
     })
 }
 
