@@ -239,13 +239,17 @@ impl Consumer {
                 } else if !self.member().is_stable() {
                     return self.join(ctx);
                 }
-                // A member in good standing asks again for offsets it never got.
-                let missing: Vec<TopicPartition> = self.positions.iter().filter(|(_, p)| **p == Position::FetchingCommitted).map(|(tp, _)| tp.clone()).collect();
-                if !missing.is_empty() && !self.group_in_flight(GroupRequest::OffsetFetch) {
-                    self.fetch_committed(ctx, missing);
-                }
+                self.fetch_missing(ctx);
             }
             _ => self.retry_later(ctx),
+        }
+    }
+
+    /// A member in good standing asks again for committed offsets it never got.
+    fn fetch_missing(&mut self, ctx: &mut CCtx<'_>) {
+        let missing: Vec<TopicPartition> = self.positions.iter().filter(|(_, p)| **p == Position::FetchingCommitted).map(|(tp, _)| tp.clone()).collect();
+        if !missing.is_empty() && !self.group_in_flight(GroupRequest::OffsetFetch) {
+            self.fetch_committed(ctx, missing);
         }
     }
 
@@ -259,7 +263,7 @@ impl Consumer {
         let Some(m) = &self.membership else { return };
         match (m.coordinator, m.phase) {
             (None, _) => self.find_coordinator(ctx),
-            (Some(_), Phase::Stable) => {}
+            (Some(_), Phase::Stable) => self.fetch_missing(ctx),
             (Some(_), _) => self.join(ctx),
         }
     }
@@ -420,7 +424,14 @@ impl Consumer {
                 self.fenced_or_rebalancing(ctx, error, what);
                 self.poll(ctx);
             }
-            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable | ErrorCode::CoordinatorLoadInProgress => {
+            ErrorCode::CoordinatorLoadInProgress => {
+                ctx.explain(|| format!("{what}: COORDINATOR_LOAD_IN_PROGRESS: retries after retry.backoff.ms"));
+                if self.member().phase == Phase::Syncing {
+                    self.member().phase = Phase::Joining;
+                }
+                self.retry_later(ctx);
+            }
+            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
                 ctx.explain(|| format!("{what}: {error}: looking for the coordinator again"));
                 self.member().coordinator = None;
                 if self.member().phase == Phase::Syncing {
@@ -448,7 +459,7 @@ impl Consumer {
                 }
                 self.poll(ctx);
             }
-            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable | ErrorCode::CoordinatorLoadInProgress => {
+            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
                 ctx.explain(|| format!("{what}: {error}: looking for the coordinator again"));
                 self.member().coordinator = None;
                 self.retry_later(ctx);

@@ -68,6 +68,8 @@ pub enum BrokerTimer {
     RetentionCheck,
     /// A timer of a consumer group this broker coordinates.
     Group(String, crate::model::group::GroupTimer),
+    /// Loading a `__consumer_offsets` partition is done.
+    GroupsLoaded(TopicPartition),
 }
 
 #[derive(Clone, Debug)]
@@ -84,8 +86,12 @@ pub struct Broker {
     /// AlterPartition requests in flight: correlation id → partition.
     alter_partitions: BTreeMap<u64, TopicPartition>,
     next_id: u64,
-    /// Consumer groups this broker coordinates (not yet placed on `__consumer_offsets`).
+    /// Consumer groups this broker coordinates, through the `__consumer_offsets` partitions it
+    /// leads.
     pub groups: BTreeMap<String, crate::model::group::Group>,
+    /// `__consumer_offsets` partitions this broker leads and is still loading: their groups'
+    /// requests are answered COORDINATOR_LOAD_IN_PROGRESS.
+    pub loading: std::collections::BTreeSet<TopicPartition>,
 }
 
 pub(crate) type BrokerCtx<'a> = Ctx<'a, KafkaNode>;
@@ -121,6 +127,7 @@ impl Broker {
             alter_partitions: BTreeMap::new(),
             next_id: 0,
             groups: BTreeMap::new(),
+            loading: Default::default(),
         }
     }
 
@@ -182,6 +189,7 @@ impl Broker {
             BrokerTimer::HwCheckpoint => self.checkpoint_high_watermarks(ctx),
             BrokerTimer::ReplicaFetchBackoff => self.fetch_from_leaders(ctx),
             BrokerTimer::RetentionCheck => self.apply_retention(ctx),
+            BrokerTimer::GroupsLoaded(tp) => self.groups_loaded(ctx, &tp),
             BrokerTimer::Group(group, timer) => {
                 if let Some(g) = self.groups.get_mut(&group) {
                     g.on_timer(ctx, timer);
@@ -240,8 +248,8 @@ impl Broker {
     }
 
     /// A group request: handled by the group if this broker leads the group's
-    /// `__consumer_offsets` partition, else NOT_COORDINATOR. Groups live in the coordinator's
-    /// memory; persistence to `__consumer_offsets` and loading on failover are not modelled yet.
+    /// `__consumer_offsets` partition (and has loaded it), else NOT_COORDINATOR (or
+    /// COORDINATOR_LOAD_IN_PROGRESS).
     fn on_group_request(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, msg: Msg) {
         let Some(group_id) = group_of(&msg) else {
             return ctx.explain(|| format!("ignored unexpected {}", super::actor::Message::kind(&msg)));
@@ -250,7 +258,11 @@ impl Broker {
         let tp = self.config.layout.coordinator_partition(&group_id);
         if !self.partitions.get(&tp).is_some_and(|p| p.is_leader(me)) {
             ctx.mark("group.not_coordinator");
-            return ctx.send(from, not_coordinator(&msg));
+            return ctx.send(from, group_error(&msg, ErrorCode::NotCoordinator));
+        }
+        if self.loading.contains(&tp) {
+            ctx.mark("group.load_in_progress");
+            return ctx.send(from, group_error(&msg, ErrorCode::CoordinatorLoadInProgress));
         }
         let config = self.group_config();
         let group = self.groups.entry(group_id.clone()).or_insert_with(|| crate::model::group::Group::new(group_id, config));
@@ -464,8 +476,9 @@ fn group_of(msg: &Msg) -> Option<String> {
 }
 
 /// The NOT_COORDINATOR answer to a group request.
-fn not_coordinator(msg: &Msg) -> Msg {
-    let e = ErrorCode::NotCoordinator;
+/// The answer to a group request that the group never saw: NOT_COORDINATOR or
+/// COORDINATOR_LOAD_IN_PROGRESS.
+fn group_error(msg: &Msg, e: ErrorCode) -> Msg {
     match msg {
         Msg::JoinGroupRequest(r) => Msg::JoinGroupResponse(JoinGroupResponse {
             correlation_id: r.correlation_id,

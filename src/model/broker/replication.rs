@@ -47,14 +47,29 @@ impl Broker {
         ctx.mark("broker.become_leader");
         ctx.explain(|| format!("{tp}: became leader in epoch {epoch}; the epoch starts at offset {leo}; HW is {hw}"));
         if tp.topic == crate::model::group::protocol::CONSUMER_OFFSETS {
-            self.load_groups(ctx, tp);
+            // Loading reads the partition to its log end: 10 ms, plus 10 µs a record.
+            let records = self.partitions[tp].log.records().count() as u64;
+            let took = SimDuration::from_millis(10) + SimDuration::from_micros(10 * records);
+            self.loading.insert(tp.clone());
+            ctx.set_timer(NodeTimer::Broker(super::BrokerTimer::GroupsLoaded(tp.clone())), took);
+            ctx.explain(|| format!("{tp}: loading the groups it coordinates ({records} records); meanwhile their requests get COORDINATOR_LOAD_IN_PROGRESS"));
         }
         self.partition_progressed(ctx, tp);
     }
 
+    /// Loading finished: if this broker still leads the partition, its groups come alive.
+    pub(crate) fn groups_loaded(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
+        if !self.loading.remove(tp) {
+            return;
+        }
+        let me = self.id();
+        if self.partitions.get(tp).is_some_and(|p| p.is_leader(me)) {
+            self.load_groups(ctx, tp);
+        }
+    }
+
     /// The new coordinator of a `__consumer_offsets` partition loads its groups' committed offsets
-    /// by reading the partition to its log end (reference A.1). Group membership is not written
-    /// there yet, so members rejoin the new coordinator.
+    /// and metadata by reading the partition to its log end (reference A.1).
     fn load_groups(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
         use crate::model::protocol::RecordValue;
         let values: Vec<RecordValue> = self.partitions[tp].log.records().filter_map(|(_, r)| r.value.clone()).collect();
@@ -98,6 +113,7 @@ impl Broker {
                 ctx.explain(|| format!("{tp}: KIP-101 bug switch: truncated to its own HW {hw} (LEO was {leo})"));
             }
         }
+        self.loading.remove(tp);
         if was_leader {
             ctx.mark("broker.resign_leadership");
             // The groups this broker coordinated through this partition are unloaded.
