@@ -38,6 +38,8 @@ pub const OFFSET_RESUMPTION: &str = "offset-resumption";
 pub const GROUP_ISOLATION: &str = "group-isolation";
 pub const AT_LEAST_ONCE: &str = "at-least-once";
 pub const COOPERATIVE_HANDOFF: &str = "cooperative-handoff";
+/// Only when the scenario demands exactly-once processing (`processing = "exactly-once"`).
+pub const EXACTLY_ONCE: &str = "exactly-once";
 /// Not a violation: a note that a member processed records after its partition had moved on.
 pub const ZOMBIE_PROCESSING: &str = "zombie-processing";
 
@@ -201,9 +203,9 @@ fn commit_fencing(input: &CheckInput<'_>) -> Vec<Violation> {
                     out.push(Violation {
                         kind: COMMIT_FENCING.into(),
                         summary: format!(
-                            "group {group}: {} committed {} offset(s) with generation {g} after the group had moved to generation {current}; the coordinator accepted it",
+                            "group {group}: {} committed {} with generation {g} after the group had moved to generation {current}; the coordinator accepted it",
                             input.name(h.node),
-                            offsets.len()
+                            offsets.iter().map(|(tp, o)| format!("{tp}@{o}")).collect::<Vec<_>>().join(", ")
                         ),
                         evidence: vec![sent_seq, h.seq],
                     });
@@ -410,6 +412,54 @@ fn cooperative_handoff(input: &CheckInput<'_>) -> Vec<Violation> {
     out
 }
 
+/// Offsets processed again, and the first repeat: (first node, its seq, second node, its seq).
+type Repeats = (BTreeSet<Offset>, (NodeId, u64, NodeId, u64));
+
+/// **`exactly-once`**, checked only when a scenario demands it (`processing = "exactly-once"`):
+/// each record is processed once by its group (once by a standalone consumer without a group).
+/// Kafka's consumers promise at-least-once; a rebalance, a restart or a zombie (D-10, D-14)
+/// processes some records twice, and this checker names them.
+pub fn exactly_once(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    // (reader, partition) → offset → (node, seq) of its first processing.
+    let mut first: BTreeMap<(String, TopicPartition), BTreeMap<Offset, (NodeId, u64)>> = BTreeMap::new();
+    // (reader, partition) → (offsets processed again, first repeat (first node, seq, node, seq)).
+    let mut again: BTreeMap<(String, TopicPartition), Repeats> = BTreeMap::new();
+    for h in input.history {
+        let Observation::Processed { partition, from, through } = &h.obs else { continue };
+        let reader = node_group.get(&h.node).map_or_else(|| input.name(h.node).to_string(), |g| format!("group {g}"));
+        let key = (reader, partition.clone());
+        let seen = first.entry(key.clone()).or_default();
+        for o in (from.0..through.0).map(Offset) {
+            match seen.get(&o) {
+                Some(&(n, seq)) => {
+                    let e = again.entry(key.clone()).or_insert_with(|| (BTreeSet::new(), (n, seq, h.node, h.seq)));
+                    e.0.insert(o);
+                }
+                None => {
+                    seen.insert(o, (h.node, h.seq));
+                }
+            }
+        }
+    }
+    again
+        .into_iter()
+        .map(|((reader, tp), (offsets, (n1, s1, n2, s2)))| {
+            let (lo, hi) = (offsets.first().copied().unwrap_or_default(), offsets.last().copied().unwrap_or_default());
+            Violation {
+                kind: EXACTLY_ONCE.into(),
+                summary: format!(
+                    "{reader}: {} record(s) of {tp} processed more than once (offsets {lo}..={hi}); the first, offset {lo}, by {} and again by {}",
+                    offsets.len(),
+                    input.name(n1),
+                    input.name(n2)
+                ),
+                evidence: vec![s1, s2],
+            }
+        })
+        .collect()
+}
+
 /// Notes, not violations: records a member processed after its partition had been given to
 /// another member in a newer generation (a zombie: D-10, D-14), with how many of them the new
 /// owner processed as well.
@@ -607,6 +657,23 @@ mod tests {
         let revoked = at(2, 1, Observation::Revoked { group: "g".into(), generation: 1, partitions: vec![tp()], lost: false });
         let eager = vec![assigned(1, 1, 1, "a"), revoked, joined(3, 1, 2, "a"), joined(4, 2, 2, "b"), assigned(5, 2, 2, "b")];
         assert!(run(&eager, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_record_processed_twice_breaks_exactly_once() {
+        let processed = |seq, node, from: i64, through: i64| {
+            at(seq, node, Observation::Processed { partition: tp(), from: Offset(from), through: Offset(through) })
+        };
+        let logs = BTreeMap::new();
+        let once = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(4, 2, 5, 9)];
+        let input = CheckInput { history: &once, final_logs: &logs, faults: &[], marks: &[], node_names: &names() };
+        assert!(exactly_once(&input).is_empty());
+        let twice = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(4, 2, 3, 9)];
+        let input = CheckInput { history: &twice, final_logs: &logs, faults: &[], marks: &[], node_names: &names() };
+        let v = exactly_once(&input);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].summary.contains("group g: 2 record(s) of t-0 processed more than once (offsets 3..=4); the first, offset 3, by c1 and again by c2"), "{}", v[0].summary);
+        assert_eq!(v[0].evidence, vec![2, 4]);
     }
 
     #[test]

@@ -121,6 +121,9 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, marks: world.mark_log(), node_names: &names };
     let mut violations = invariants.into_violations();
     violations.extend(check_all(&input));
+    if scenario.exactly_once() {
+        violations.extend(crate::check::groups::exactly_once(&input));
+    }
     violations.sort_by_key(|v| v.evidence.first().copied().unwrap_or(u64::MAX));
     let verdict = match (violations.first(), end) {
         (Some(v), _) => v.kind.clone(),

@@ -558,6 +558,10 @@ impl Consumer {
 
     /// Hands the fetched records at or after the position to the application.
     fn deliver(&mut self, ctx: &mut CCtx<'_>, tp: &TopicPartition, position: Offset, data: FetchPartitionData) {
+        if self.membership.as_ref().is_some_and(|m| m.committed_for_rejoin) {
+            // Inside onJoinPrepare: the fetch buffer is not handed over; it is fetched again.
+            return;
+        }
         let records: Vec<(Offset, super::ids::RecordId)> = data
             .records
             .iter()

@@ -75,6 +75,8 @@ pub struct Membership {
     pub rejoin: Option<Rejoin>,
     /// Java's auto-commit is due: it happens inside the next `poll()`.
     pub auto_commit_due: bool,
+    /// The commit before the pending rejoin was sent (and answered): rejoin now.
+    pub committed_for_rejoin: bool,
     /// A SyncGroup answer that arrived while the application was busy: applied at the next poll.
     #[serde(skip)]
     pending_sync: Option<SyncGroupResponse>,
@@ -121,6 +123,7 @@ impl Consumer {
             standalone,
             rejoin: None,
             auto_commit_due: false,
+            committed_for_rejoin: false,
             pending_sync: None,
             commits: Default::default(),
             clean: Default::default(),
@@ -527,6 +530,21 @@ impl Consumer {
         let m = self.member();
         let partitions = m.assignment.clone();
         let generation = m.owned_generation;
+        if reason == Rejoin::Rebalance && !std::mem::take(&mut m.committed_for_rejoin) {
+            // onJoinPrepare commits synchronously first (auto-commit, or the commit in
+            // onPartitionsRevoked; sarama flushes its marks): the join waits for the answer.
+            let commits = if cooperative { self.config.commit_style.on_timer() } else { self.config.commit_style != CommitStyle::Async };
+            if commits {
+                let offsets = self.commit_set(&partitions);
+                self.commit_now(ctx, offsets, true);
+                if self.awaiting_commit.is_some() {
+                    let m = self.member();
+                    m.rejoin = Some(reason);
+                    m.committed_for_rejoin = true;
+                    return true;
+                }
+            }
+        }
         match reason {
             Rejoin::Lost => {
                 let m = self.member();
@@ -536,19 +554,10 @@ impl Consumer {
                 }
                 self.drop_partitions(&partitions);
             }
-            Rejoin::Rebalance if cooperative => {
-                // onJoinPrepare still auto-commits; the partitions stay.
-                if self.config.commit_style.on_timer() {
-                    let offsets = self.commit_set(&partitions);
-                    self.commit_now(ctx, offsets, false);
-                }
-            }
+            // Cooperative: the partitions stay.
+            Rejoin::Rebalance if cooperative => {}
             Rejoin::Rebalance => {
-                // Eager: commit, then revoke everything (onPartitionsRevoked).
-                if self.config.commit_style != CommitStyle::Async {
-                    let offsets = self.commit_set(&partitions);
-                    self.commit_now(ctx, offsets, false);
-                }
+                // Eager: revoke everything (onPartitionsRevoked).
                 let m = self.member();
                 m.assignment.clear();
                 m.previous = (partitions.clone(), generation);
@@ -696,7 +705,11 @@ impl Consumer {
         ctx.observe(Observation::Committed { group, generation, offsets, error });
         if self.awaiting_commit == Some(corr) {
             self.awaiting_commit = None;
-            self.process_next(ctx);
+            if self.queue.is_empty() && !self.processing {
+                self.poll(ctx);
+            } else {
+                self.process_next(ctx);
+            }
         }
     }
 

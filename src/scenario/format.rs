@@ -20,6 +20,10 @@ pub struct ScenarioFile {
     pub description: Option<String>,
     /// What the run must end with: `"pass"` or the name of the violation it must find.
     pub expect: Spanned<String>,
+    /// The processing guarantee the scenario demands: "at-least-once" (Kafka's consumers; the
+    /// default) or "exactly-once" (records processed twice become violations).
+    #[serde(default)]
+    pub processing: Processing,
     pub cluster: ClusterSection,
     #[serde(default)]
     pub topics: Vec<TopicSection>,
@@ -61,6 +65,15 @@ pub struct ClusterSection {
     /// Partitions of `__consumer_offsets` (created when a consumer has a `group.id`).
     #[serde(rename = "offsets.topic.num.partitions", default = "fifty")]
     pub offsets_topic_partitions: Spanned<i32>,
+}
+
+/// The processing guarantee a scenario holds the consumers to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Processing {
+    #[default]
+    AtLeastOnce,
+    ExactlyOnce,
 }
 
 /// Bug switches: known Kafka bugs and unsafe behaviours, off by default.

@@ -33,7 +33,7 @@ use values::{Keys, Start};
 pub const CONTROLLER: &str = "controller";
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "commit-fencing", "commit-after-process", "offset-resumption", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "commit-fencing", "commit-after-process", "offset-resumption", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -87,6 +87,11 @@ impl Scenario {
 
     pub fn expected(&self) -> &str {
         self.file.expect.get_ref()
+    }
+
+    /// Whether the scenario demands exactly-once processing.
+    pub fn exactly_once(&self) -> bool {
+        self.file.processing == format::Processing::ExactlyOnce
     }
 
     pub fn default_seed(&self) -> u64 {
