@@ -73,3 +73,41 @@ fn a_missing_file_is_an_error_not_a_panic() {
     let e = Scenario::load("no/such/scenario.toml").unwrap_err().to_string();
     assert!(e.starts_with("no/such/scenario.toml: "), "{e}");
 }
+
+fn with_fault(fault: &str) -> String {
+    format!("{GOOD}[[consumers]]\nname = \"c1\"\ntopic = \"t\"\n\"group.id\" = \"g\"\n[[faults]]\n{fault}")
+}
+
+#[test]
+fn a_trigger_with_an_unknown_key_names_the_key_and_the_expected_ones() {
+    let e = error(&with_fault("when = { group = \"g\", stat = \"Stable\" }\naction = \"crash\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:16:23: "), "{e}");
+    assert!(e.contains("unknown field `stat`") && e.contains("`state`"), "{e}");
+}
+
+#[test]
+fn a_trigger_with_a_bad_state_lists_the_states() {
+    let e = error(&with_fault("when = { group = \"g\", state = \"Rebalancing\" }\naction = \"crash\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:16:31: unknown variant `Rebalancing`"), "{e}");
+    assert!(e.contains("CompletingRebalance"), "{e}");
+}
+
+#[test]
+fn a_trigger_naming_nothing_that_exists_is_rejected_at_the_name() {
+    let e = error(&with_fault("when = { group = \"h\", state = \"Stable\" }\naction = \"crash\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:16:18: no consumer is in group 'h'"), "{e}");
+    let e = error(&with_fault("when = { mark = \"broker.trunc\" }\naction = \"crash\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:16:17: unknown coverage mark 'broker.trunc'"), "{e}");
+    let e = error(&with_fault("when = { partition = \"t-7\", leader_epoch = 1 }\naction = \"crash\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:16:22: unknown partition 't-7'"), "{e}");
+}
+
+#[test]
+fn a_fault_needs_exactly_one_of_at_and_when() {
+    let both = error(&with_fault("at = \"1s\"\nwhen = { consumer = \"c1\", processed = 5 }\naction = \"crash\"\nnode = \"b0\"\n"));
+    assert!(both.contains("exactly one of `at"), "{both}");
+    let neither = error(&with_fault("action = \"crash\"\nnode = \"b0\"\n"));
+    assert!(neither.starts_with("bad.toml:16:10: a fault needs exactly one of"), "{neither}");
+    let two_kinds = error(&with_fault("when = { consumer = \"c1\", processed = 5, mark = \"consumer.fenced\" }\naction = \"crash\"\nnode = \"b0\"\n"));
+    assert!(two_kinds.starts_with("bad.toml:16:8: a trigger is one of"), "{two_kinds}");
+}

@@ -53,6 +53,8 @@ pub enum TraceKind<'a, A: Actor> {
     Mark { name: &'static str },
     /// A fault or control action applied by the scenario.
     Fault { fault: &'a str },
+    /// A scenario trigger's condition became true; its faults are scheduled.
+    Trigger { label: &'a str },
     /// The node crashed, stopped, paused or resumed.
     Lifecycle { change: &'static str },
 }
@@ -94,6 +96,7 @@ impl<A: Actor> Hash for TraceKind<'_, A> {
             TraceKind::DiskOp { op, file, len } => (op, file, len).hash(h),
             TraceKind::Observe { obs } => obs.hash(h),
             TraceKind::Mark { name } => name.hash(h),
+            TraceKind::Trigger { label } => label.hash(h),
             TraceKind::Fault { fault } => fault.hash(h),
             TraceKind::Lifecycle { change } => change.hash(h),
         }

@@ -158,6 +158,22 @@ pub struct World<A: Actor> {
     explanation: String,
     /// The node whose handler ran in the latest step.
     last_handled: Option<NodeId>,
+    /// Faults waiting for a condition, checked after every step of [`World::run`].
+    triggers: Vec<Trigger<A>>,
+    /// Faults scheduled and not yet applied.
+    controls_pending: usize,
+}
+
+/// A condition on the world, checked after every step.
+pub type Condition<A> = Box<dyn FnMut(&World<A>) -> bool>;
+
+/// Faults that fire when a condition first holds: each `then` entry is scheduled that long after
+/// the moment the condition became true. A trigger fires once.
+pub struct Trigger<A: Actor> {
+    /// What the condition says, for the trace: "group g enters CompletingRebalance".
+    pub label: String,
+    pub condition: Condition<A>,
+    pub then: Vec<(SimDuration, Control, String)>,
 }
 
 impl<A: Actor> World<A> {
@@ -183,6 +199,8 @@ impl<A: Actor> World<A> {
             effects: Vec::new(),
             explanation: String::new(),
             last_handled: None,
+            triggers: Vec::new(),
+            controls_pending: 0,
         }
     }
 
@@ -214,7 +232,40 @@ impl<A: Actor> World<A> {
     }
 
     pub fn schedule(&mut self, at: SimTime, control: Control, label: impl Into<String>) {
+        self.controls_pending += 1;
         self.queue.push(at, Ev::Control { control, label: label.into() });
+    }
+
+    /// Whether a fault is scheduled and not yet applied (a run is not over before it is).
+    pub fn faults_pending(&self) -> bool {
+        self.controls_pending > 0
+    }
+
+    /// Adds a trigger: its faults are scheduled when its condition first holds.
+    pub fn add_trigger(&mut self, trigger: Trigger<A>) {
+        self.triggers.push(trigger);
+    }
+
+    /// Checks the waiting triggers, in the order they were added, and schedules the faults of
+    /// those whose condition holds now.
+    fn check_triggers(&mut self) {
+        let mut waiting = std::mem::take(&mut self.triggers);
+        let mut fired = Vec::new();
+        waiting.retain_mut(|t| {
+            if (t.condition)(self) {
+                fired.push((std::mem::take(&mut t.label), std::mem::take(&mut t.then)));
+                false
+            } else {
+                true
+            }
+        });
+        self.triggers = waiting;
+        for (label, then) in fired {
+            self.record(None, TraceKind::Trigger { label: &label }, "");
+            for (delay, control, fault) in then {
+                self.schedule(self.now + delay, control, fault);
+            }
+        }
     }
 
     pub fn now(&self) -> SimTime {
@@ -301,6 +352,9 @@ impl<A: Actor> World<A> {
             self.step();
             if let Some(node) = self.last_handled {
                 on_step(self, node);
+                if !self.triggers.is_empty() {
+                    self.check_triggers();
+                }
             }
             if self.now >= next_check {
                 next_check = self.now + check_every;
@@ -375,7 +429,10 @@ impl<A: Actor> World<A> {
                 }
                 self.apply_effects(node);
             }
-            Ev::Control { control, label } => self.control(control, &label),
+            Ev::Control { control, label } => {
+                self.controls_pending -= 1;
+                self.control(control, &label)
+            }
         }
     }
 

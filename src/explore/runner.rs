@@ -113,7 +113,7 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
         invariants.after_step(w.actor(node), node, w.trace_seq(), &names[node.0 as usize]);
     };
     let faults_over = scenario.last_fault_at();
-    let mut stop = |w: &World<KafkaNode>| w.now() >= faults_over && workload_done(w, &roles);
+    let mut stop = |w: &World<KafkaNode>| w.now() >= faults_over && !w.faults_pending() && workload_done(w, &roles);
     let end = world.run(scenario.limits(), SimDuration::from_millis(10), &mut stop, &mut on_step);
     let final_logs = final_logs(&world, &roles);
     let faults: Vec<FaultRecord> =

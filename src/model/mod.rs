@@ -10,6 +10,7 @@ pub mod consumer_group;
 pub mod controller;
 pub mod group;
 pub mod ids;
+pub mod marks;
 pub mod metadata;
 pub mod node;
 pub mod observe;

@@ -275,7 +275,12 @@ pub enum FaultAction {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSection {
-    pub at: Duration,
+    /// When the fault fires (virtual time); or `when`, a condition in protocol terms.
+    pub at: Option<Duration>,
+    /// A condition: the fault fires when it first holds (plus `after`).
+    pub when: Option<Spanned<TriggerSection>>,
+    /// With `when`: how long after the condition holds.
+    pub after: Option<Duration>,
     pub action: Spanned<FaultAction>,
     pub node: Option<Spanned<String>>,
     pub groups: Option<Spanned<Vec<Vec<String>>>>,
@@ -289,6 +294,45 @@ pub struct FaultSection {
     /// Undo the fault after this long (restart, resume, heal, unclog).
     #[serde(rename = "for")]
     pub duration: Option<Duration>,
+}
+
+/// A fault's trigger, in protocol terms. Exactly one kind per trigger:
+/// - `{ group = "g", state = "CompletingRebalance", generation = 2 }`: the group's coordinator
+///   has it in that state (and generation, if given);
+/// - `{ consumer = "c1", processed = 50 }`: the consumer has processed that many records;
+/// - `{ producer = "p1", acked = 500 }`: the producer has had that many records acknowledged;
+/// - `{ partition = "t-0", leader_epoch = 1 }`: the controller has elected a leader in that epoch
+///   or a later one (1: the first leader change);
+/// - `{ partition = "t-0", acked_offset = 100 }`: a producer was acknowledged at that offset or
+///   a later one (`producer` narrows it to one producer);
+/// - `{ mark = "broker.truncate.to_high_watermark", node = "b1", count = 1 }`: the model reached
+///   that coverage mark that many times (on that node, if given).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerSection {
+    pub group: Option<Spanned<String>>,
+    pub state: Option<GroupStateName>,
+    pub generation: Option<i32>,
+    pub consumer: Option<Spanned<String>>,
+    pub processed: Option<u64>,
+    pub producer: Option<Spanned<String>>,
+    pub acked: Option<u64>,
+    pub partition: Option<Spanned<String>>,
+    pub leader_epoch: Option<i32>,
+    pub acked_offset: Option<i64>,
+    pub mark: Option<Spanned<String>>,
+    pub node: Option<Spanned<String>>,
+    pub count: Option<u64>,
+}
+
+/// A consumer group's coordinator state (reference A.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum GroupStateName {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+    Dead,
 }
 
 #[derive(Debug, Deserialize)]

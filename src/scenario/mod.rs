@@ -5,6 +5,7 @@
 //! [`Scenario::build`] turns it into a ready-to-run [`World`] for one seed.
 
 pub mod format;
+mod triggers;
 pub mod values;
 
 use std::ops::Range;
@@ -107,7 +108,7 @@ impl Scenario {
         self.file
             .faults
             .iter()
-            .map(|f| SimTime::ZERO + f.at.0 + f.duration.map_or(SimDuration::ZERO, |d| d.0))
+            .filter_map(|f| f.at.map(|at| SimTime::ZERO + at.0 + f.duration.map_or(SimDuration::ZERO, |d| d.0)))
             .max()
             .unwrap_or(SimTime::ZERO)
     }
@@ -235,6 +236,15 @@ impl Scenario {
             }
         };
         let optional = |s: &Option<Spanned<String>>, what: &str| if s.is_some() { node_ref(s, what) } else { Ok(()) };
+        match (&fault.at, &fault.when) {
+            (Some(_), None) => {
+                if fault.after.is_some() {
+                    return Err((fault.action.span(), "`after` goes with `when`, not `at`".into()));
+                }
+            }
+            (None, Some(when)) => triggers::validate(self, when)?,
+            _ => return Err((fault.action.span(), "a fault needs exactly one of `at = \"<time>\"` or `when = { … }`".into())),
+        }
         use FaultAction::*;
         match *fault.action.get_ref() {
             Crash | Kill | Restart | Stop | Start | Pause | Resume | Isolate => node_ref(&fault.node, "node"),
@@ -358,15 +368,14 @@ impl Scenario {
             roles.consumers.push(id);
         }
         for fault in &f.faults {
-            self.schedule_fault(&mut world, fault);
+            self.schedule_fault(&mut world, &roles, fault);
         }
         (world, roles)
     }
 
-    fn schedule_fault(&self, world: &mut World<KafkaNode>, fault: &FaultSection) {
+    fn schedule_fault(&self, world: &mut World<KafkaNode>, roles: &Roles, fault: &FaultSection) {
         let id = |s: &Option<Spanned<String>>| s.as_ref().and_then(|n| self.node_id(n.get_ref()));
         let name = |s: &Option<Spanned<String>>| s.as_ref().map_or(String::new(), |n| n.get_ref().clone());
-        let at = SimTime::ZERO + fault.at.0;
         let (node, from, to) = (id(&fault.node), id(&fault.from), id(&fault.to));
         let (nn, fromn, ton) = (name(&fault.node), name(&fault.from), name(&fault.to));
         use FaultAction::*;
@@ -409,9 +418,24 @@ impl Scenario {
                 (Control::AddRule(MessageRule { kind, from, to, action, remaining: fault.count }), label, None)
             }
         };
-        world.schedule(at, control, label);
+        let mut then = vec![(SimDuration::ZERO, control, label)];
         if let (Some(d), Some((undo, label))) = (fault.duration, undo) {
-            world.schedule(at + d.0, undo, label);
+            then.push((d.0, undo, label));
+        }
+        match (&fault.at, &fault.when) {
+            (Some(at), _) => {
+                for (delay, control, label) in then {
+                    world.schedule(SimTime::ZERO + at.0 + delay, control, label);
+                }
+            }
+            (None, Some(when)) => {
+                let after = fault.after.map_or(SimDuration::ZERO, |d| d.0);
+                let description = triggers::describe(when.get_ref());
+                let then = then.into_iter().map(|(d, c, l)| (after + d, c, format!("{l} (when {description})"))).collect();
+                let condition = triggers::condition(self, roles, when.get_ref());
+                world.add_trigger(crate::engine::Trigger { label: description, condition, then });
+            }
+            (None, None) => unreachable!("validated"),
         }
     }
 }
