@@ -255,9 +255,9 @@ fn groups_of_nodes(input: &CheckInput<'_>) -> BTreeMap<NodeId, String> {
 
 fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
-    let mut committed: BTreeMap<(String, TopicPartition), BTreeSet<Offset>> = BTreeMap::new();
-    let mut first_start: BTreeMap<(String, TopicPartition), Offset> = BTreeMap::new();
-    let mut delivered: BTreeMap<(String, TopicPartition), BTreeSet<(Offset, RecordId)>> = BTreeMap::new();
+    // Per (group, partition) and offset: commits sent and not refused (they may have been
+    // applied), and whether one was acknowledged.
+    let mut committed: BTreeMap<(String, TopicPartition), BTreeMap<Offset, (u32, bool)>> = BTreeMap::new();
     let mut out = Vec::new();
     let mut reported = BTreeSet::new();
     for h in input.history {
@@ -265,21 +265,23 @@ fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
         match &h.obs {
             Observation::CommitRequested { offsets, .. } => {
                 for (tp, o) in offsets {
-                    committed.entry((group.clone(), tp.clone())).or_default().insert(*o);
+                    committed.entry((group.clone(), tp.clone())).or_default().entry(*o).or_default().0 += 1;
                 }
             }
-            Observation::Committed { offsets, error, .. } if *error != ErrorCode::None && !error.is_retriable_commit() => {
-                // Refused by the coordinator: it was never applied.
+            Observation::Committed { offsets, error, .. } => {
                 for (tp, o) in offsets {
-                    if let Some(set) = committed.get_mut(&(group.clone(), tp.clone())) {
-                        set.remove(o);
+                    let Some(e) = committed.get_mut(&(group.clone(), tp.clone())).and_then(|m| m.get_mut(o)) else { continue };
+                    if *error == ErrorCode::None {
+                        e.1 = true;
+                    } else if !error.is_retriable_commit() {
+                        // Refused by the coordinator: this one was never applied.
+                        e.0 = e.0.saturating_sub(1);
                     }
                 }
             }
             Observation::PositionSet { partition, offset, reason } => {
-                first_start.entry((group.clone(), partition.clone())).or_insert(*offset);
                 let from_commit = *reason == crate::model::observe::PositionReason::Committed;
-                let known = committed.get(&(group.clone(), partition.clone())).is_some_and(|s| s.contains(offset));
+                let known = committed.get(&(group.clone(), partition.clone())).and_then(|m| m.get(offset)).is_some_and(|(live, acked)| *live > 0 || *acked);
                 if from_commit && !known && reported.insert((group.clone(), partition.clone())) {
                     out.push(Violation {
                         kind: GROUP_ISOLATION.into(),
@@ -287,9 +289,6 @@ fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
                         evidence: vec![h.seq],
                     });
                 }
-            }
-            Observation::Polled { partition, records, .. } => {
-                delivered.entry((group.clone(), partition.clone())).or_default().extend(records.iter().copied());
             }
             _ => {}
         }

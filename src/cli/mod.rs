@@ -190,6 +190,9 @@ fn print_summary(r: &RunReport, wall: f64, trace: Option<&PathBuf>) {
         "records   produced {}, acked {}, failed {}, consumed {} ({} redelivered)",
         s.records_produced, s.records_acked, s.records_failed, s.records_consumed, s.records_redelivered
     );
+    if !s.coverage_missed.is_empty() {
+        println!("coverage  missed required mark(s): {}", s.coverage_missed.join(", "));
+    }
     for n in s.notes.iter().take(5) {
         println!("note      [{}] {}", n.kind, n.summary);
     }

@@ -71,6 +71,9 @@ pub enum Control {
     Block(NodeId, NodeId),
     /// Remove every partition (clogs stay).
     Heal,
+    /// End of a safety phase: remove every partition and clog, resume paused nodes, restart nodes
+    /// that are down.
+    HealAll,
     Clog { from: NodeId, to: NodeId },
     ClogNode(NodeId),
     UnclogAll,
@@ -633,6 +636,20 @@ impl<A: Actor> World<A> {
             Control::BlockOneWay { from, to } => self.net.block_one_way(from, to),
             Control::Block(a, b) => self.net.block(a, b),
             Control::Heal => self.net.heal(),
+            Control::HealAll => {
+                self.net.heal();
+                for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
+                }
+                let ids: Vec<NodeId> = self.node_ids().collect();
+                for n in ids {
+                    match self.nodes[n.0 as usize].status {
+                        NodeStatus::Paused => self.resume(n),
+                        NodeStatus::Down => self.boot(n, true),
+                        NodeStatus::Up | NodeStatus::NotStarted => {}
+                    }
+                }
+            }
             Control::Clog { from, to } => self.net.clog(from, to),
             Control::ClogNode(n) => {
                 let all: Vec<NodeId> = self.node_ids().collect();

@@ -39,6 +39,8 @@ pub struct RunStats {
     /// Findings that are not violations: zombie processing (records processed after the
     /// partition had moved to another member).
     pub notes: Vec<Violation>,
+    /// Coverage marks the scenario requires (`sometimes`) that this run did not reach.
+    pub coverage_missed: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -125,6 +127,14 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
         violations.extend(crate::check::groups::exactly_once(&input));
     }
     violations.sort_by_key(|v| v.evidence.first().copied().unwrap_or(u64::MAX));
+    if end == RunEnd::TimeLimit && scenario.liveness_deadline().is_some_and(|d| crate::model::SimTime::ZERO + scenario.file.run.max_time.0 >= d) {
+        let within = scenario.file.liveness.as_ref().map_or(0.0, |l| l.within.0.as_secs_f64());
+        violations.push(Violation {
+            kind: "liveness".into(),
+            summary: format!("the cluster did not converge within {within:.1}s after the faults ended: {}", unconverged(&world, &roles).join("; ")),
+            evidence: vec![world.trace_seq()],
+        });
+    }
     let verdict = match (violations.first(), end) {
         (Some(v), _) => v.kind.clone(),
         (None, RunEnd::StepLimit) => "step-limit".into(),
@@ -133,6 +143,7 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     };
     let mut stats = stats(&world);
     stats.notes = crate::check::notes(&input);
+    stats.coverage_missed = scenario.sometimes().into_iter().filter(|m| !world.marks().contains_key(m.as_str())).collect();
     let marks = world.marks().iter().map(|(k, v)| (k.to_string(), *v)).collect();
     let end = serde_json::to_value(end).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let hashes = world.event_hashes().map(<[u64]>::to_vec).unwrap_or_default();
@@ -155,6 +166,47 @@ fn workload_done(world: &World<KafkaNode>, roles: &Roles) -> bool {
         consumer.caught_up(|tp| leader_high_watermark(world, roles, tp))
     });
     consumers_done && !acked_in_limbo(world, roles)
+}
+
+/// What keeps a run from being complete, in a few words per client.
+fn unconverged(world: &World<KafkaNode>, roles: &Roles) -> Vec<String> {
+    let mut out = Vec::new();
+    for &p in &roles.producers {
+        if let Some(KafkaNode::Producer(producer)) = world.actor(p) {
+            if !producer.is_done() {
+                out.push(format!("{} still has records without a final outcome", world.name(p)));
+            }
+        }
+    }
+    for &c in &roles.consumers {
+        match world.actor(c) {
+            Some(KafkaNode::Consumer(consumer)) => {
+                if let Some(m) = &consumer.membership {
+                    if !m.is_stable() {
+                        out.push(format!("{} is not in a stable generation ({:?})", world.name(c), m.phase));
+                        continue;
+                    }
+                }
+                for tp in consumer.positions.keys() {
+                    let hw = leader_high_watermark(world, roles, tp);
+                    let pos = consumer.position(tp);
+                    if hw.is_none() || pos.is_none_or(|p| Some(p) < hw) {
+                        let show = |o: Option<Offset>| o.map_or("?".to_string(), |o| o.to_string());
+                        out.push(format!("{} lags on {tp} (position {}, high watermark {})", world.name(c), show(pos), show(hw)));
+                    }
+                }
+            }
+            _ if world.status(c) != NodeStatus::Down => out.push(format!("{} is not running", world.name(c))),
+            _ => {}
+        }
+    }
+    if acked_in_limbo(world, roles) {
+        out.push("acknowledged records are still above the high watermark".into());
+    }
+    if out.is_empty() {
+        out.push("the workload did not complete".into());
+    }
+    out
 }
 
 /// Whether an acknowledged record still sits above its partition's high watermark on the live

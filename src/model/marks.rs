@@ -57,6 +57,7 @@ pub const ALL: &[&str] = &[
     "group.sync.illegal_generation",
     "group.unloaded",
     "producer.batch_failed",
+    "producer.epoch_bump",
     "producer.request_timeout",
     "producer.retry",
 ];

@@ -75,6 +75,8 @@ struct ProducerBatch {
     partition: i32,
     /// With idempotence: the sequence of its first record, fixed at its first send.
     base_sequence: Option<i32>,
+    /// The producer epoch (here: the producer id's generation) `base_sequence` belongs to.
+    epoch: u32,
     records: Vec<Record>,
     bytes: u64,
     created_at: SimTime,
@@ -104,6 +106,8 @@ pub struct Producer {
     next_correlation: u64,
     /// With idempotence: the next sequence number per partition.
     next_sequence: BTreeMap<i32, i32>,
+    /// With idempotence: bumped when the broker lost track of the sequence (KIP-360).
+    epoch: u32,
 }
 
 type PCtx<'a> = Ctx<'a, KafkaNode>;
@@ -124,6 +128,7 @@ impl Producer {
             in_flight: BTreeMap::new(),
             next_correlation: 0,
             next_sequence: BTreeMap::new(),
+            epoch: 0,
         }
     }
 
@@ -280,6 +285,7 @@ impl Producer {
             _ => queue.push_back(ProducerBatch {
                 partition,
                 base_sequence: None,
+                epoch: 0,
                 records: vec![record],
                 bytes,
                 created_at: now,
@@ -346,9 +352,10 @@ impl Producer {
         let corr = self.correlation();
         for b in batches.iter_mut() {
             b.attempts += 1;
-            if self.config.enable_idempotence && b.base_sequence.is_none() {
+            if self.config.enable_idempotence && (b.base_sequence.is_none() || b.epoch != self.epoch) {
                 let next = self.next_sequence.entry(b.partition).or_insert(0);
                 b.base_sequence = Some(*next);
+                b.epoch = self.epoch;
                 *next += b.records.len() as i32;
             }
         }
@@ -397,6 +404,17 @@ impl Producer {
                     self.resolved += batch.records.len() as u32;
                     let n = batch.records.len();
                     ctx.explain(|| format!("{tp}: {n} records acknowledged from offset {base}"));
+                }
+                (ErrorCode::OutOfOrderSequenceNumber, _) if batch.epoch == self.epoch && self.oldest_in_flight(&batch) => {
+                    // KIP-360 (Kafka 2.5+): the broker lost the batches before this one (a leader
+                    // lost its unflushed tail); the idempotent producer bumps its epoch and
+                    // starts its sequences again, then retries.
+                    self.epoch += 1;
+                    self.next_sequence.clear();
+                    ctx.mark("producer.epoch_bump");
+                    let e = self.epoch;
+                    ctx.explain(|| format!("{tp}: OUT_OF_ORDER_SEQUENCE_NUMBER for its oldest batch: bumps the producer epoch to {e} and resets its sequence numbers"));
+                    self.retry(ctx, batch, ErrorCode::OutOfOrderSequenceNumber);
                 }
                 (error, _) => {
                     refresh |= matches!(error, ErrorCode::NotLeaderOrFollower | ErrorCode::UnknownTopicOrPartition);
@@ -447,10 +465,18 @@ impl Producer {
         }
     }
 
-    /// The idempotent producer's id. Kafka hands it out with InitProducerId; here it is fixed per
-    /// producer, which is all the broker's duplicate check needs.
+    /// Whether no batch of the same partition with an earlier sequence is still in flight or
+    /// queued: this batch's gap is not explained by one of ours.
+    fn oldest_in_flight(&self, batch: &ProducerBatch) -> bool {
+        let earlier = |b: &ProducerBatch| b.partition == batch.partition && b.epoch == batch.epoch && b.base_sequence < batch.base_sequence && b.base_sequence.is_some();
+        !self.in_flight.values().flat_map(|f| f.batches.iter()).any(earlier) && !self.accumulator.get(&batch.partition).is_some_and(|q| q.iter().any(earlier))
+    }
+
+    /// The idempotent producer's id and epoch. Kafka hands the id out with InitProducerId and
+    /// bumps the epoch; here each (producer, epoch) pair gets its own id, which is all the
+    /// broker's duplicate check needs.
     fn producer_id(&self) -> u64 {
-        1_000 + u64::from(self.config.index)
+        1_000 + u64::from(self.config.index) + 1_000_000 * u64::from(self.epoch)
     }
 
     fn correlation(&mut self) -> u64 {

@@ -41,6 +41,67 @@ pub struct ScenarioFile {
     pub run: RunSection,
     #[serde(default)]
     pub bugs: BugsSection,
+    /// Random faults drawn from the seed, in the safety phase.
+    pub nemesis: Option<NemesisSection>,
+    /// After the safety phase everything heals, and the run must complete within this bound.
+    pub liveness: Option<LivenessSection>,
+    /// Coverage marks the run must reach (over a sweep: some seed must reach each).
+    #[serde(default)]
+    pub sometimes: Vec<Spanned<String>>,
+}
+
+/// The random nemesis: faults drawn from the seed between `from` and `until`, then everything
+/// heals.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSection {
+    /// Which faults: crash, kill, stop, pause, isolate, partition, clog.
+    #[serde(default = "nemesis_kinds")]
+    pub kinds: Spanned<Vec<String>>,
+    /// Whom: "brokers", "controller", "consumers", "producers", or node names.
+    #[serde(default = "nemesis_targets")]
+    pub targets: Spanned<Vec<String>>,
+    /// Mean time between faults.
+    #[serde(default = "nemesis_interval")]
+    pub interval: Duration,
+    /// How long each fault lasts: [shortest, longest].
+    #[serde(default = "nemesis_duration")]
+    pub duration: [Duration; 2],
+    /// When the safety phase starts.
+    #[serde(default = "nemesis_from")]
+    pub from: Duration,
+    /// When it ends: every fault is undone and everything heals.
+    pub until: Duration,
+    /// At most this many targets faulted (or recovering) at once (default 1: what a 3-replica
+    /// cluster with `min.insync.replicas = 2` tolerates). A network partition counts every broker
+    /// on the side without the controller.
+    #[serde(default = "one_u32")]
+    pub max_down: u32,
+    /// How long a target still counts as down after its fault ends: the time to restart, catch up
+    /// and rejoin the ISR (default 10 s).
+    #[serde(default = "ten_s_duration")]
+    pub recovery: Duration,
+    /// "fixed": the settings above; "random": the kinds (a subset), the interval and the longest
+    /// duration are drawn from the seed too, so a sweep covers many fault profiles.
+    #[serde(default)]
+    pub profile: NemesisProfile,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NemesisProfile {
+    #[default]
+    Fixed,
+    Random,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSection {
+    /// How long after the safety phase (the nemesis' `until`, or the last scripted fault) the run
+    /// has to complete: every group Stable with each partition owned once, every committed record
+    /// delivered, no lag.
+    pub within: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -471,6 +532,24 @@ fn no_keys() -> Keys {
 }
 fn reset_latest() -> OffsetReset {
     OffsetReset::Latest
+}
+fn nemesis_kinds() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, ["crash", "kill", "pause", "isolate", "partition", "clog"].map(String::from).to_vec())
+}
+fn nemesis_targets() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, vec!["brokers".to_string()])
+}
+fn nemesis_interval() -> Duration {
+    Duration(crate::model::SimDuration::from_secs(5))
+}
+fn nemesis_duration() -> [Duration; 2] {
+    [Duration(crate::model::SimDuration::from_secs(1)), Duration(crate::model::SimDuration::from_secs(10))]
+}
+fn ten_s_duration() -> Duration {
+    Duration(crate::model::SimDuration::from_secs(10))
+}
+fn nemesis_from() -> Duration {
+    Duration(crate::model::SimDuration::from_secs(5))
 }
 fn default_latency() -> LatencyRange {
     LatencyRange { min: crate::model::SimDuration::from_millis(1), max: crate::model::SimDuration::from_millis(3) }

@@ -5,6 +5,7 @@
 //! [`Scenario::build`] turns it into a ready-to-run [`World`] for one seed.
 
 pub mod format;
+mod nemesis;
 mod triggers;
 pub mod values;
 
@@ -34,7 +35,7 @@ use values::{Keys, Start};
 pub const CONTROLLER: &str = "controller";
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "commit-fencing", "commit-after-process", "offset-resumption", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -100,17 +101,27 @@ impl Scenario {
     }
 
     pub fn limits(&self) -> Limits {
-        Limits { max_steps: self.file.run.max_steps, max_time: SimTime::ZERO + self.file.run.max_time.0 }
+        let max_time = SimTime::ZERO + self.file.run.max_time.0;
+        let max_time = self.liveness_deadline().map_or(max_time, |d| d.min(max_time));
+        Limits { max_steps: self.file.run.max_steps, max_time }
     }
 
     /// When the last scheduled fault (or its undo) fires: a run is not complete before it.
     pub fn last_fault_at(&self) -> SimTime {
-        self.file
-            .faults
-            .iter()
-            .filter_map(|f| f.at.map(|at| SimTime::ZERO + at.0 + f.duration.map_or(SimDuration::ZERO, |d| d.0)))
-            .max()
-            .unwrap_or(SimTime::ZERO)
+        let scripted = self.file.faults.iter().filter_map(|f| f.at.map(|at| SimTime::ZERO + at.0 + f.duration.map_or(SimDuration::ZERO, |d| d.0)));
+        let nemesis = self.file.nemesis.as_ref().map(|n| SimTime::ZERO + n.until.0);
+        scripted.chain(nemesis).max().unwrap_or(SimTime::ZERO)
+    }
+
+    /// With a `[liveness]` bound: the time by which the run must have completed (the end of the
+    /// safety phase plus the bound).
+    pub fn liveness_deadline(&self) -> Option<SimTime> {
+        self.file.liveness.as_ref().map(|l| self.last_fault_at() + l.within.0)
+    }
+
+    /// Coverage marks the scenario requires (`sometimes`).
+    pub fn sometimes(&self) -> Vec<String> {
+        self.file.sometimes.iter().map(|m| m.get_ref().clone()).collect()
     }
 
     /// Node names in id order: brokers `b0…`, the controller, then producers, then consumers.
@@ -216,6 +227,14 @@ impl Scenario {
         }
         for fault in &f.faults {
             self.validate_fault(fault)?;
+        }
+        if let Some(n) = &f.nemesis {
+            nemesis::validate(self, n)?;
+        }
+        for m in &f.sometimes {
+            if !crate::model::marks::ALL.contains(&m.get_ref().as_str()) {
+                return Err((m.span(), format!("unknown coverage mark '{}'; `kafkasim marks` lists them", m.get_ref())));
+            }
         }
         Ok(())
     }
@@ -369,6 +388,11 @@ impl Scenario {
         }
         for fault in &f.faults {
             self.schedule_fault(&mut world, &roles, fault);
+        }
+        if let Some(n) = &f.nemesis {
+            for (at, control, label) in nemesis::timeline(self, n, seed) {
+                world.schedule(at, control, label);
+            }
         }
         (world, roles)
     }
