@@ -155,6 +155,24 @@ impl Consumer {
             self.member().phase = Phase::FindingCoordinator;
         }
         self.member().coordinator = None;
+        // markCoordinatorUnknown: the connection to the old coordinator is dropped, and with it
+        // every group request still waiting there (a JoinGroup parked at a broker that lost the
+        // group would otherwise wait out its long timeout).
+        let stale: Vec<(u64, GroupRequest)> = self
+            .pending
+            .iter()
+            .filter_map(|(c, p)| match p {
+                Pending::Group(_, k) if *k != GroupRequest::FindCoordinator => Some((*c, *k)),
+                _ => None,
+            })
+            .collect();
+        for (corr, kind) in stale {
+            self.pending.remove(&corr);
+            ctx.cancel_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(corr)));
+            if kind == GroupRequest::Commit {
+                self.commit_answered(ctx, corr, ErrorCode::NetworkException);
+            }
+        }
         if self.group_in_flight(GroupRequest::FindCoordinator) {
             return;
         }
