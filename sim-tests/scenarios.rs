@@ -39,6 +39,9 @@ fn every_scenario_meets_its_expectation() {
         if !r.matched {
             failures.push(format!("{rel}: expected {}, got {} ({:?})", r.expected, r.verdict, r.violations.first()));
         }
+        if !r.stats.coverage_missed.is_empty() {
+            failures.push(format!("{rel}: required coverage marks not reached: {:?}", r.stats.coverage_missed));
+        }
         summary.push_str(&format!(
             "{rel}: seed {} expected {} verdict {} violations {} produced {} acked {} consumed {} end {}\n",
             r.seed, r.expected, r.verdict, r.violations.len(), r.stats.records_produced, r.stats.records_acked, r.stats.records_consumed, r.end
