@@ -125,6 +125,7 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     violations.extend(check_all(&input));
     if scenario.exactly_once() {
         violations.extend(crate::check::groups::exactly_once(&input));
+        violations.extend(crate::check::duplicates::check(&input));
     }
     violations.sort_by_key(|v| v.evidence.first().copied().unwrap_or(u64::MAX));
     if end == RunEnd::TimeLimit && scenario.liveness_deadline().is_some_and(|d| crate::model::SimTime::ZERO + scenario.file.run.max_time.0 >= d) {
