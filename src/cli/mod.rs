@@ -91,6 +91,8 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         offsets_partitions: i32,
     },
+    /// List the coverage marks the model can reach (for `sometimes` and `when = { mark = … }`).
+    Marks,
     /// Run each seed twice and compare trace digests.
     CheckDeterminism {
         scenario: PathBuf,
@@ -106,6 +108,12 @@ pub fn main() -> ExitCode {
         Command::Run { scenario, seed, json, trace, force } => run(&scenario, seed, json, trace, force),
         Command::CheckDeterminism { scenario, seeds } => check_determinism(&scenario, &seeds),
         Command::Assign => tools::assign(),
+        Command::Marks => {
+            for m in crate::model::marks::ALL {
+                println!("{m}");
+            }
+            ExitCode::SUCCESS
+        }
         Command::Partition => tools::partition(),
         Command::Coordinator { group, offsets_partitions } => tools::coordinator(&group, offsets_partitions),
         Command::Explore { scenario, seeds, jobs, until_failure, json } => explore(&scenario, &seeds, jobs, until_failure, json),
