@@ -6,3 +6,4 @@ mod determinism;
 mod engine_limits;
 mod model_purity;
 mod replication;
+mod faults;

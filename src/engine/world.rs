@@ -235,11 +235,14 @@ impl<A: Actor> World<A> {
     }
 
     pub fn schedule(&mut self, at: SimTime, control: Control, label: impl Into<String>) {
-        self.controls_pending += 1;
+        if !matches!(control, Control::Start(_)) {
+            self.controls_pending += 1;
+        }
         self.queue.push(at, Ev::Control { control, label: label.into() });
     }
 
-    /// Whether a fault is scheduled and not yet applied (a run is not over before it is).
+    /// Whether a fault is scheduled and not yet applied (a run is not over before it is). Boots
+    /// are not faults: a node that has not started holds the run up through the workload instead.
     pub fn faults_pending(&self) -> bool {
         self.controls_pending > 0
     }
@@ -433,7 +436,9 @@ impl<A: Actor> World<A> {
                 self.apply_effects(node);
             }
             Ev::Control { control, label } => {
-                self.controls_pending -= 1;
+                if !matches!(control, Control::Start(_)) {
+                    self.controls_pending -= 1;
+                }
                 self.control(control, &label)
             }
         }

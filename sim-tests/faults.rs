@@ -1,0 +1,89 @@
+//! The showcase scenario fires every kind of fault and every kind of trigger, each at the right
+//! moment: scripted faults at their `at`, triggered ones in the step their trigger's event names
+//! (plus `after`), their undos `for` later.
+
+use std::path::PathBuf;
+
+use kafkasim::explore::{run_scenario, RunOptions};
+use kafkasim::scenario::Scenario;
+use kafkasim::trace::Collect;
+
+fn showcase() -> Scenario {
+    Scenario::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/showcase/every-fault-and-trigger.toml")).unwrap()
+}
+
+/// (time in µs, label) of every fault and trigger event.
+fn faults_and_triggers(events: &[serde_json::Value]) -> (Vec<(u64, String)>, Vec<(u64, u64, String)>) {
+    let mut faults = Vec::new();
+    let mut triggers = Vec::new();
+    for e in events {
+        let at = e["at"].as_u64().unwrap();
+        match e["kind"].as_str() {
+            Some("fault") => faults.push((at, e["fault"].as_str().unwrap().to_string())),
+            Some("trigger") => triggers.push((e["seq"].as_u64().unwrap(), at, e["label"].as_str().unwrap().to_string())),
+            _ => {}
+        }
+    }
+    (faults, triggers)
+}
+
+#[test]
+fn every_fault_and_trigger_fires_at_its_moment() {
+    let s = showcase();
+    let collect = Collect::default();
+    let events = collect.events.clone();
+    let r = run_scenario(&s, s.default_seed(), RunOptions { sink: Some(Box::new(collect)), ..RunOptions::default() });
+    assert!(r.matched, "{} {:?}", r.verdict, r.violations.first());
+    let (faults, triggers) = faults_and_triggers(&events.borrow());
+    let fired = |at_s: f64, label: &str| {
+        let at = (at_s * 1e6) as u64;
+        assert!(faults.iter().any(|(t, l)| *t == at && l.starts_with(label)), "no '{label}' at {at_s}s in {faults:?}");
+    };
+    // Scripted: every action, at its time.
+    fired(5.0, "start c2");
+    fired(10.0, "crash b2");
+    fired(14.0, "restart b2");
+    fired(20.0, "kill b1");
+    fired(23.0, "restart b1");
+    fired(30.0, "stop b2");
+    fired(38.0, "pause c1");
+    fired(46.0, "resume c1");
+    fired(50.0, "isolate b0");
+    fired(53.0, "heal");
+    fired(56.0, "partition");
+    fired(61.0, "one-way partition b2 -> controller");
+    fired(65.0, "clog b0");
+    fired(66.0, "unclog");
+    fired(68.0, "disconnect p1 <-> b0");
+    fired(69.0, "drop next 2 fetchresponse");
+    fired(70.0, "delay next 3 producerequest");
+    // Triggered: every kind fired once, and its fault follows it at `after`.
+    let kinds = ["group orders-app enters Stable", "c1 has processed 500", "p1 has had 2000", "orders-0 has a leader in epoch 1", "orders-1 acknowledged offset 700", "mark consumer.fenced on c1"];
+    for kind in kinds {
+        let (_, at, label) = triggers.iter().find(|(_, _, l)| l.starts_with(kind)).unwrap_or_else(|| panic!("trigger '{kind}' never fired: {triggers:?}"));
+        let after = match kind {
+            "group orders-app enters Stable" => 1_000_000,
+            "orders-0 has a leader in epoch 1" => 100_000,
+            _ => 0,
+        };
+        let suffix = format!("(when {label})");
+        let first = faults.iter().find(|(_, l)| l.ends_with(&suffix)).unwrap_or_else(|| panic!("no fault for '{label}'"));
+        assert_eq!(first.0, at + after, "'{label}' fired at {at} µs, its fault at {} µs", first.0);
+    }
+    // A trigger with `for`: the undo comes that long after the fault.
+    let kill = faults.iter().find(|(_, l)| l.starts_with("kill b0 (when")).unwrap();
+    assert!(faults.iter().any(|(t, l)| l.starts_with("restart b0 (when") && *t == kill.0 + 2_000_000), "{faults:?}");
+}
+
+#[test]
+fn the_same_seed_fires_the_same_triggers_at_the_same_steps() {
+    let s = showcase();
+    let run = || {
+        let collect = Collect::default();
+        let events = collect.events.clone();
+        let r = run_scenario(&s, 3, RunOptions { sink: Some(Box::new(collect)), ..RunOptions::default() });
+        let (_, triggers) = faults_and_triggers(&events.borrow());
+        (r.digest, triggers)
+    };
+    assert_eq!(run(), run());
+}
