@@ -12,8 +12,13 @@ fn showcase() -> Scenario {
     Scenario::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/showcase/every-fault-and-trigger.toml")).unwrap()
 }
 
-/// (time in µs, label) of every fault and trigger event.
-fn faults_and_triggers(events: &[serde_json::Value]) -> (Vec<(u64, String)>, Vec<(u64, u64, String)>) {
+/// (time in µs, label) of a fault.
+type Fired = (u64, String);
+/// (seq, time in µs, label) of a trigger.
+type Triggered = (u64, u64, String);
+
+/// Every fault and trigger event.
+fn faults_and_triggers(events: &[serde_json::Value]) -> (Vec<Fired>, Vec<Triggered>) {
     let mut faults = Vec::new();
     let mut triggers = Vec::new();
     for e in events {
