@@ -364,10 +364,11 @@ fn cooperative_handoff(input: &CheckInput<'_>) -> Vec<Violation> {
     for h in input.history {
         match &h.obs {
             Observation::Joined { group, generation, member_id, .. } => {
+                // A new member id on a node is a new incarnation (a restart) or a member that was
+                // fenced and lost its partitions: either way it holds nothing from the old id.
                 if let Some(old) = member_of_node.insert(h.node, member_id.clone()) {
                     if old != *member_id {
-                        let held = owns.remove(&(group.clone(), old)).unwrap_or_default();
-                        owns.insert((group.clone(), member_id.clone()), held);
+                        owns.remove(&(group.clone(), old));
                     }
                 }
                 let held = owns.get(&(group.clone(), member_id.clone())).cloned().unwrap_or_default();

@@ -60,6 +60,10 @@ pub enum Command {
         /// Overwrite the trace file if it exists.
         #[arg(long)]
         force: bool,
+        /// Run the scenario's `[nemesis]` even if it says `enabled = false` (the random faults a
+        /// safe configuration claims to tolerate).
+        #[arg(long)]
+        nemesis: bool,
     },
     /// Run a scenario over many seeds, on several threads, and report every seed whose outcome is
     /// not what the scenario expects.
@@ -77,6 +81,10 @@ pub enum Command {
         /// Write the report as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Run the scenario's `[nemesis]` even if it says `enabled = false` (the random faults a
+        /// safe configuration claims to tolerate).
+        #[arg(long)]
+        nemesis: bool,
     },
     /// Compute a consumer-group assignment: JSON on stdin (strategy, flavor, topics, members),
     /// JSON on stdout.
@@ -105,7 +113,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario, seed, json, trace, force } => run(&scenario, seed, json, trace, force),
+        Command::Run { scenario, seed, json, trace, force, nemesis } => run(&scenario, seed, json, trace, force, nemesis),
         Command::CheckDeterminism { scenario, seeds } => check_determinism(&scenario, &seeds),
         Command::Assign => tools::assign(),
         Command::Marks => {
@@ -116,7 +124,7 @@ pub fn main() -> ExitCode {
         }
         Command::Partition => tools::partition(),
         Command::Coordinator { group, offsets_partitions } => tools::coordinator(&group, offsets_partitions),
-        Command::Explore { scenario, seeds, jobs, until_failure, json } => explore(&scenario, &seeds, jobs, until_failure, json),
+        Command::Explore { scenario, seeds, jobs, until_failure, json, nemesis } => explore(&scenario, &seeds, jobs, until_failure, json, nemesis),
     }
 }
 
@@ -127,8 +135,21 @@ fn load(path: &PathBuf) -> Result<Scenario, ExitCode> {
     })
 }
 
-fn run(path: &PathBuf, seed: Option<u64>, json: bool, trace: Option<PathBuf>, force: bool) -> ExitCode {
-    let scenario = match load(path) {
+/// Loads a scenario; with `nemesis`, turns on its `[nemesis]` (an error if it has none).
+fn load_with_nemesis(path: &PathBuf, nemesis: bool) -> Result<Scenario, ExitCode> {
+    let mut scenario = load(path)?;
+    if nemesis {
+        if scenario.file.nemesis.is_none() {
+            eprintln!("error: {}: --nemesis asks for the scenario's [nemesis], and it has none", path.display());
+            return Err(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        scenario.force_nemesis = true;
+    }
+    Ok(scenario)
+}
+
+fn run(path: &PathBuf, seed: Option<u64>, json: bool, trace: Option<PathBuf>, force: bool, nemesis: bool) -> ExitCode {
+    let scenario = match load_with_nemesis(path, nemesis) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -198,6 +219,9 @@ fn print_summary(r: &RunReport, wall: f64, trace: Option<&PathBuf>) {
         "records   produced {}, acked {}, failed {}, consumed {} ({} redelivered)",
         s.records_produced, s.records_acked, s.records_failed, s.records_consumed, s.records_redelivered
     );
+    if !s.unfinished.is_empty() {
+        println!("waiting   {}", s.unfinished.join("; "));
+    }
     if !s.coverage_missed.is_empty() {
         println!("coverage  missed required mark(s): {}", s.coverage_missed.join(", "));
     }
@@ -230,8 +254,8 @@ pub fn parse_seeds(text: &str) -> Option<std::ops::Range<u64>> {
 }
 
 /// A scenario and a `--seeds` range, or the bad-input exit code after saying what is wrong.
-fn load_with_seeds(path: &PathBuf, seeds: &str) -> Result<(Scenario, std::ops::Range<u64>), ExitCode> {
-    let scenario = load(path)?;
+fn load_with_seeds(path: &PathBuf, seeds: &str, nemesis: bool) -> Result<(Scenario, std::ops::Range<u64>), ExitCode> {
+    let scenario = load_with_nemesis(path, nemesis)?;
     let range = parse_seeds(seeds).ok_or_else(|| {
         eprintln!("error: --seeds {seeds}: expected A..B, A..=B or a seed");
         ExitCode::from(EXIT_BAD_INPUT)
@@ -240,7 +264,7 @@ fn load_with_seeds(path: &PathBuf, seeds: &str) -> Result<(Scenario, std::ops::R
 }
 
 fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
-    let (scenario, range) = match load_with_seeds(path, seeds) {
+    let (scenario, range) = match load_with_seeds(path, seeds, false) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -258,8 +282,8 @@ fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
     ExitCode::from(EXIT_MATCHED)
 }
 
-fn explore(path: &PathBuf, seeds: &str, jobs: Option<usize>, until_failure: bool, json: Option<PathBuf>) -> ExitCode {
-    let (scenario, range) = match load_with_seeds(path, seeds) {
+fn explore(path: &PathBuf, seeds: &str, jobs: Option<usize>, until_failure: bool, json: Option<PathBuf>, nemesis: bool) -> ExitCode {
+    let (scenario, range) = match load_with_seeds(path, seeds, nemesis) {
         Ok(x) => x,
         Err(code) => return code,
     };

@@ -9,7 +9,11 @@
 //!
 //! A partition drops messages, checked when they are sent and again when they arrive; a clog
 //! holds them until it is removed and then releases them in order. Nobody is told about a
-//! partition: as in a real network, peers find out through their own timeouts.
+//! partition while it lasts: as in a real network, peers find out through their own timeouts.
+//! When it heals, every connection that lost a message to it is reset and both ends see the
+//! disconnect. (A real TCP stream would either retransmit the lost segments once the network
+//! heals or give up and end the connection; the model takes the second branch, so that no request
+//! is left waiting forever for an answer that was silently dropped.)
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -123,6 +127,8 @@ pub struct Network<P> {
     config: NetConfig,
     links: BTreeMap<(NodeId, NodeId), Link>,
     blocked: BTreeSet<(NodeId, NodeId)>,
+    /// Links on which a partition dropped a message: reset when the partition heals.
+    lossy: BTreeSet<(NodeId, NodeId)>,
     clogged: BTreeSet<(NodeId, NodeId)>,
     /// Held messages per clogged link, with their connection generation, in order.
     held: BTreeMap<(NodeId, NodeId), VecDeque<(u64, P)>>,
@@ -136,6 +142,7 @@ impl<P> Network<P> {
             config,
             links: BTreeMap::new(),
             blocked: BTreeSet::new(),
+            lossy: BTreeSet::new(),
             clogged: BTreeSet::new(),
             held: BTreeMap::new(),
             rules: Vec::new(),
@@ -168,6 +175,7 @@ impl<P> Network<P> {
             }
         }
         if self.blocked.contains(&(from, to)) {
+            self.lossy.insert((from, to));
             return SendOutcome::Dropped(DropReason::Partitioned);
         }
         let conn = self.links[&(from, to)].generation;
@@ -215,12 +223,13 @@ impl<P> Network<P> {
     }
 
     /// Decides what happens to a message arriving now.
-    pub fn arrive(&self, from: NodeId, to: NodeId, conn: u64) -> ArriveOutcome {
+    pub fn arrive(&mut self, from: NodeId, to: NodeId, conn: u64) -> ArriveOutcome {
         let generation = self.links.get(&(from, to)).map_or(0, |l| l.generation);
         if generation != conn {
             return ArriveOutcome::Dropped(DropReason::ConnectionBroken);
         }
         if self.blocked.contains(&(from, to)) {
+            self.lossy.insert((from, to));
             return ArriveOutcome::Dropped(DropReason::Partitioned);
         }
         if self.clogged.contains(&(from, to)) {
@@ -269,8 +278,12 @@ impl<P> Network<P> {
         self.blocked.insert((b, a));
     }
 
-    pub fn heal(&mut self) {
+    /// Removes every partition. Returns the pairs of nodes (each once, lower id first) whose
+    /// connection lost a message to a partition: the caller resets them.
+    pub fn heal(&mut self) -> Vec<(NodeId, NodeId)> {
         self.blocked.clear();
+        let pairs: BTreeSet<(NodeId, NodeId)> = std::mem::take(&mut self.lossy).into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect();
+        pairs.into_iter().collect()
     }
 
     pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {

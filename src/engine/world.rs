@@ -640,9 +640,9 @@ impl<A: Actor> World<A> {
             Control::Split(groups) => self.net.split(&groups),
             Control::BlockOneWay { from, to } => self.net.block_one_way(from, to),
             Control::Block(a, b) => self.net.block(a, b),
-            Control::Heal => self.net.heal(),
+            Control::Heal => self.heal(),
             Control::HealAll => {
-                self.net.heal();
+                self.heal();
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
                     self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
                 }
@@ -674,6 +674,15 @@ impl<A: Actor> World<A> {
                 self.net.add_rule(rule);
             }
             Control::SetLink { from, to, link } => self.net.set_link(from, to, link),
+        }
+    }
+
+    /// Removes every partition and resets the connections that lost messages to one.
+    fn heal(&mut self) {
+        for (a, b) in self.net.heal() {
+            self.net.break_link(a, b);
+            self.notify_disconnect(a, b);
+            self.notify_disconnect(b, a);
         }
     }
 

@@ -41,6 +41,9 @@ pub struct RunStats {
     pub notes: Vec<Violation>,
     /// Coverage marks the scenario requires (`sometimes`) that this run did not reach.
     pub coverage_missed: Vec<String>,
+    /// When the run hit its time or step limit: what it was still waiting for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -66,7 +69,7 @@ pub struct RunReport {
 
 /// Runs `scenario` with `seed`. A panic inside the run becomes the verdict `panic`.
 pub fn run_scenario(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
-    let reproduce = format!("kafkasim run {} --seed {seed}", scenario.path);
+    let reproduce = format!("kafkasim run {} --seed {seed}{}", scenario.path, scenario.reproduce_flags());
     let outcome = catch_unwind(AssertUnwindSafe(|| run_inner(scenario, seed, options)));
     let (verdict, end, violations, digest, stats, marks, event_hashes) = match outcome {
         Ok(r) => r,
@@ -144,6 +147,9 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     };
     let mut stats = stats(&world);
     stats.notes = crate::check::notes(&input);
+    if matches!(end, RunEnd::TimeLimit | RunEnd::StepLimit) {
+        stats.unfinished = unconverged(&world, &roles);
+    }
     stats.coverage_missed = scenario.sometimes().into_iter().filter(|m| !world.marks().contains_key(m.as_str())).collect();
     let marks = world.marks().iter().map(|(k, v)| (k.to_string(), *v)).collect();
     let end = serde_json::to_value(end).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();

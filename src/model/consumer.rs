@@ -637,8 +637,12 @@ impl Consumer {
 
     /// The application finished the records `from..through` of `tp`.
     fn record_processed(&mut self, ctx: &mut CCtx<'_>, tp: &TopicPartition, from: Offset, through: Offset) {
-        let e = self.processed.entry(tp.clone()).or_insert(through);
-        *e = (*e).max(through);
+        // A partition given up meanwhile (a zombie finishing its batch) has no position to
+        // commit: Java commits only the positions of assigned partitions.
+        if self.positions.contains_key(tp) {
+            let e = self.processed.entry(tp.clone()).or_insert(through);
+            *e = (*e).max(through);
+        }
         ctx.observe(Observation::Processed { partition: tp.clone(), from, through });
         match self.config.commit_style {
             CommitStyle::Mark => self.mark(tp, through),

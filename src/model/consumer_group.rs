@@ -594,6 +594,7 @@ impl Consumer {
     fn drop_partitions(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {
             self.positions.remove(tp);
+            self.processed.remove(tp);
             self.marked.remove(tp);
             if let Some(m) = self.membership.as_mut() {
                 m.clean.remove(tp);

@@ -55,6 +55,11 @@ pub struct ScenarioFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NemesisSection {
+    /// `false`: the nemesis runs only when asked for (`kafkasim run|explore --nemesis`). Safe
+    /// scenarios use it to state the faults their configuration claims to tolerate while their
+    /// default run stays the scripted story.
+    #[serde(default = "yes")]
+    pub enabled: bool,
     /// Which faults: crash, kill, stop, pause, isolate, partition, clog.
     #[serde(default = "nemesis_kinds")]
     pub kinds: Spanned<Vec<String>>,

@@ -53,6 +53,8 @@ pub struct Scenario {
     pub path: String,
     pub name: String,
     pub file: ScenarioFile,
+    /// Run the `[nemesis]` even when the file says `enabled = false` (`--nemesis`).
+    pub force_nemesis: bool,
 }
 
 /// Who is who in a built world.
@@ -82,7 +84,7 @@ impl Scenario {
         let name = parsed.name.clone().unwrap_or_else(|| {
             Path::new(file).file_stem().map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned())
         });
-        let scenario = Scenario { path: file.to_string(), name, file: parsed };
+        let scenario = Scenario { path: file.to_string(), name, file: parsed, force_nemesis: false };
         scenario.validate().map_err(|(span, message)| at(file, text, span, message))?;
         Ok(scenario)
     }
@@ -106,10 +108,25 @@ impl Scenario {
         Limits { max_steps: self.file.run.max_steps, max_time }
     }
 
+    /// The random nemesis of this run, if it has one: the file's `[nemesis]`, unless it says
+    /// `enabled = false` and the run was not asked for it (`--nemesis`).
+    pub fn nemesis(&self) -> Option<&NemesisSection> {
+        self.file.nemesis.as_ref().filter(|n| n.enabled || self.force_nemesis)
+    }
+
+    /// The flags a reproduce command needs besides the seed.
+    pub fn reproduce_flags(&self) -> &'static str {
+        if self.force_nemesis && self.file.nemesis.as_ref().is_some_and(|n| !n.enabled) {
+            " --nemesis"
+        } else {
+            ""
+        }
+    }
+
     /// When the last scheduled fault (or its undo) fires: a run is not complete before it.
     pub fn last_fault_at(&self) -> SimTime {
         let scripted = self.file.faults.iter().filter_map(|f| f.at.map(|at| SimTime::ZERO + at.0 + f.duration.map_or(SimDuration::ZERO, |d| d.0)));
-        let nemesis = self.file.nemesis.as_ref().map(|n| SimTime::ZERO + n.until.0);
+        let nemesis = self.nemesis().map(|n| SimTime::ZERO + n.until.0);
         scripted.chain(nemesis).max().unwrap_or(SimTime::ZERO)
     }
 
@@ -389,7 +406,7 @@ impl Scenario {
         for fault in &f.faults {
             self.schedule_fault(&mut world, &roles, fault);
         }
-        if let Some(n) = &f.nemesis {
+        if let Some(n) = self.nemesis() {
             for (at, control, label) in nemesis::timeline(self, n, seed) {
                 world.schedule(at, control, label);
             }
