@@ -133,21 +133,25 @@ impl Broker {
                             ctx.mark("broker.fetch.fenced_leader_epoch");
                         }
                         Some(e) if e > epoch => data.error_code = ErrorCode::UnknownLeaderEpoch,
+                        // A follower's divergence is checked before its offset: a follower whose
+                        // log runs past the leader's end learns where to truncate, not
+                        // OFFSET_OUT_OF_RANGE (Partition.fetchRecords checks lastFetchedEpoch
+                        // before it reads the log).
+                        _ if req.replica_id.is_some() && diverging(part, fp).is_some() => {
+                            let (e, end) = diverging(part, fp).expect("checked");
+                            data.diverging_epoch = Some((e, end));
+                            ctx.mark("broker.fetch.diverging_epoch");
+                            let f = req.replica_id.expect("checked");
+                            ctx.explain(|| format!("follower {f}'s log of {tp} diverged: epoch {e} ends at {end} here"));
+                        }
                         _ if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() => {
                             data.error_code = ErrorCode::OffsetOutOfRange;
                             ctx.mark("broker.fetch.offset_out_of_range");
                             let (o, s, e) = (fp.fetch_offset, log.log_start_offset(), log.log_end_offset());
                             ctx.explain(|| format!("fetch of {tp} at {o} is outside the log [{s}, {e}]: OFFSET_OUT_OF_RANGE"));
                         }
-                        _ => match (req.replica_id, diverging(part, fp)) {
-                            (Some(f), Some((e, end))) => {
-                                data.diverging_epoch = Some((e, end));
-                                ctx.mark("broker.fetch.diverging_epoch");
-                                ctx.explain(|| format!("follower {f}'s log of {tp} diverged: epoch {e} ends at {end} here"));
-                            }
-                            (Some(_), None) => data.records = log.read(fp.fetch_offset, log.log_end_offset(), req.max_bytes),
-                            (None, _) => data.records = log.read(fp.fetch_offset, log.high_watermark(), req.max_bytes),
-                        },
+                        _ if req.replica_id.is_some() => data.records = log.read(fp.fetch_offset, log.log_end_offset(), req.max_bytes),
+                        _ => data.records = log.read(fp.fetch_offset, log.high_watermark(), req.max_bytes),
                     }
                 }
             }

@@ -463,6 +463,31 @@ impl Broker {
 }
 
 /// The group a request is about, for group requests.
+/// Counts `n` records just appended to `part`'s log (by the leader or a follower): when
+/// `flush.messages` is reached, fsyncs, and the records count as complete only once the fsync is
+/// done. Returns whether it fsynced. (Kafka flushes inside `UnifiedLog.append`, for leader and
+/// follower appends alike.)
+pub(crate) fn count_appended(ctx: &mut BrokerCtx<'_>, part: &mut Partition, n: u64) -> bool {
+    if n == 0 {
+        return false;
+    }
+    if part.unflushed_records == 0 {
+        part.unflushed_since = Some(ctx.now());
+    }
+    part.unflushed_records += n;
+    let forced = part.topic.flush_messages.is_some_and(|k| part.unflushed_records >= k);
+    if forced {
+        ctx.fsync(part.log_file());
+        part.syncs_in_flight += 1;
+        part.unflushed_records = 0;
+        part.unflushed_since = None;
+        ctx.mark("broker.flush.messages");
+    } else if part.syncs_in_flight == 0 {
+        part.complete_offset = part.log.log_end_offset();
+    }
+    forced
+}
+
 fn group_of(msg: &Msg) -> Option<String> {
     Some(match msg {
         Msg::JoinGroupRequest(r) => r.group_id.clone(),

@@ -111,20 +111,7 @@ impl Broker {
         let batch = part.log.append(records, epoch, ctx.now().as_millis(), producer).clone();
         let (base, next) = (batch.base_offset, batch.next_offset());
         ctx.append(part.log_file(), DiskEntry::Batch(batch));
-        if part.unflushed_records == 0 {
-            part.unflushed_since = Some(ctx.now());
-        }
-        part.unflushed_records += n;
-        let forced = part.topic.flush_messages.is_some_and(|k| part.unflushed_records >= k);
-        if forced {
-            ctx.fsync(part.log_file());
-            part.syncs_in_flight += 1;
-            part.unflushed_records = 0;
-            part.unflushed_since = None;
-            ctx.mark("broker.flush.messages");
-        } else if part.syncs_in_flight == 0 {
-            part.complete_offset = part.log.log_end_offset();
-        }
+        let forced = super::count_appended(ctx, part, n);
         ctx.explain(|| {
             let flush = if forced { ", flush.messages reached: fsync before it counts" } else { ", in the page cache (not fsynced)" };
             format!("leader {me} appended {n} records of {tp} at offsets {base}..{} in leader epoch {epoch} (acks={acks}){flush}", next.0 - 1)

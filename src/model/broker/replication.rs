@@ -144,7 +144,9 @@ impl Broker {
             let last_fetched_epoch = if kip_101 { None } else { part.epochs.latest_epoch() };
             by_leader.entry(node).or_default().push(FetchPartition {
                 partition: part.tp.clone(),
-                fetch_offset: part.log.log_end_offset(),
+                // What is complete: with flush.messages, a follower fsyncs what it appended
+                // before its next fetch counts it.
+                fetch_offset: part.complete_offset.min(part.log.log_end_offset()),
                 current_leader_epoch: Some(part.leader_epoch()),
                 last_fetched_epoch,
             });
@@ -174,6 +176,17 @@ impl Broker {
                 continue; // the metadata moved on while the fetch was in flight
             }
             let tp = data.partition.clone();
+            if data.error_code == ErrorCode::OffsetOutOfRange && part.log.log_end_offset() > data.high_watermark && data.high_watermark >= part.log.log_start_offset() {
+                // The follower's log runs past the leader's and the leader could not say where
+                // they diverge: truncate to the leader's end and fetch again
+                // (AbstractFetcherThread.handleOutOfRangeError; the leader's high watermark
+                // stands in for its log end offset, which a fetch answer does not carry).
+                let (leo, to) = (part.log.log_end_offset(), data.high_watermark);
+                truncate(ctx, part, to);
+                ctx.mark("broker.truncate.offset_out_of_range");
+                ctx.explain(|| format!("{tp}: OFFSET_OUT_OF_RANGE from the leader: truncated from {leo} to its high watermark {to}"));
+                continue;
+            }
             if data.error_code != ErrorCode::None {
                 trouble = true;
                 let e = data.error_code;
@@ -190,14 +203,17 @@ impl Broker {
                 continue;
             }
             let mut epochs_changed = false;
+            let mut appended = 0;
             for batch in data.records {
                 if batch.base_offset != part.log.log_end_offset() {
                     continue; // not contiguous (a stale answer): the next fetch asks again
                 }
                 epochs_changed |= part.epochs.assign(batch.partition_leader_epoch, batch.base_offset);
+                appended += batch.next_offset().0 - batch.base_offset.0;
                 part.log.append_batch(batch.clone());
                 ctx.append(part.log_file(), DiskEntry::Batch(batch));
             }
+            super::count_appended(ctx, part, appended as u64);
             if epochs_changed {
                 Broker::persist_epochs(ctx, part);
             }
