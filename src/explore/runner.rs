@@ -1,7 +1,7 @@
 //! One run of one scenario with one seed: build the world, run it to completion or a limit, check
 //! the history and the final state, and judge the outcome against the scenario's expectation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::Serialize;
@@ -172,7 +172,36 @@ fn workload_done(world: &World<KafkaNode>, roles: &Roles) -> bool {
         let Some(KafkaNode::Consumer(consumer)) = world.actor(c) else { return world.status(c) == NodeStatus::Down };
         consumer.caught_up(|tp| leader_high_watermark(world, roles, tp))
     });
-    consumers_done && !acked_in_limbo(world, roles)
+    consumers_done && uncovered_partitions(world, roles).is_empty() && !acked_in_limbo(world, roles)
+}
+
+/// Per group with a live member: the partitions of its topic that no live member holds in its
+/// current assignment (a dead member that still counts as a member until its session expires
+/// holds them). A group has converged only when its live members own every partition.
+fn uncovered_partitions(world: &World<KafkaNode>, roles: &Roles) -> Vec<(String, Vec<TopicPartition>)> {
+    let mut groups: BTreeMap<String, (String, Option<i32>, BTreeSet<TopicPartition>)> = BTreeMap::new();
+    for &c in &roles.consumers {
+        if world.status(c) != NodeStatus::Up {
+            continue;
+        }
+        let Some(KafkaNode::Consumer(consumer)) = world.actor(c) else { continue };
+        let (Some(settings), Some(m)) = (&consumer.config.group, &consumer.membership) else { continue };
+        if m.standalone {
+            continue;
+        }
+        let entry = groups.entry(settings.group_id.clone()).or_insert_with(|| (consumer.config.topic.clone(), None, BTreeSet::new()));
+        entry.1 = entry.1.max(consumer.partition_count);
+        if m.is_stable() {
+            entry.2.extend(m.assignment.iter().cloned());
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|(group, (topic, count, owned))| {
+            let missing: Vec<TopicPartition> = (0..count?).map(|p| TopicPartition::new(topic.clone(), p)).filter(|tp| !owned.contains(tp)).collect();
+            (!missing.is_empty()).then_some((group, missing))
+        })
+        .collect()
 }
 
 /// What keeps a run from being complete, in a few words per client.
@@ -206,6 +235,10 @@ fn unconverged(world: &World<KafkaNode>, roles: &Roles) -> Vec<String> {
             _ if world.status(c) != NodeStatus::Down => out.push(format!("{} is not running", world.name(c))),
             _ => {}
         }
+    }
+    for (group, missing) in uncovered_partitions(world, roles) {
+        let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        out.push(format!("group {group}: no live member owns {}", list.join(", ")));
     }
     if acked_in_limbo(world, roles) {
         out.push("acknowledged records are still above the high watermark".into());

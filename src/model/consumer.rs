@@ -201,7 +201,7 @@ pub struct Consumer {
     /// Metadata must be refreshed at the next poll.
     metadata_wanted: bool,
     /// The topic's partition count, from metadata.
-    pub(crate) partition_count: Option<i32>,
+    pub partition_count: Option<i32>,
     /// Group membership, when the consumer is in a group.
     pub membership: Option<super::consumer_group::Membership>,
     /// Per partition, the offset after the last processed record.
@@ -510,6 +510,7 @@ impl Consumer {
             return;
         }
         ctx.cancel_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(resp.correlation_id)));
+        let mut trouble = false;
         for p in resp.partitions {
             let Some(pos) = self.positions.get_mut(&p.partition) else { continue };
             let Position::LookingUp(spec, reason) = *pos else { continue };
@@ -520,8 +521,18 @@ impl Consumer {
                 ctx.explain(|| format!("{tp}: position set to {o} ({spec:?}, {reason:?})"));
                 ctx.observe(Observation::PositionSet { partition: p.partition, offset: p.offset, reason });
             } else {
+                // NOT_LEADER_OR_FOLLOWER and the like: the leader moved. Refresh the metadata
+                // and try again after retry.backoff.ms (Java's OffsetFetcher does the same).
                 *pos = Position::Lookup(spec, reason);
+                trouble = true;
+                let (tp, e) = (p.partition.clone(), p.error_code);
+                ctx.mark("consumer.list_offsets_error");
+                ctx.explain(|| format!("{tp}: ListOffsets failed with {e}: metadata again, then retry"));
             }
+        }
+        if trouble {
+            self.metadata_wanted = true;
+            return self.backoff(ctx);
         }
         self.poll(ctx);
     }

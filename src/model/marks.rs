@@ -24,6 +24,7 @@ pub const ALL: &[&str] = &[
     "broker.truncate.to_high_watermark",
     "consumer.fenced",
     "consumer.fetch_error",
+    "consumer.list_offsets_error",
     "consumer.offset_out_of_range",
     "consumer.poll_timeout",
     "consumer.request_timeout",

@@ -118,9 +118,13 @@ impl Broker {
             ctx.mark("broker.resign_leadership");
             // The groups this broker coordinated through this partition are unloaded.
             let layout = &self.config.layout;
-            let before = self.groups.len();
+            let mut unloaded = false;
+            for (_, group) in self.groups.iter_mut().filter(|(g, _)| &layout.coordinator_partition(g) == tp) {
+                group.unload(ctx);
+                unloaded = true;
+            }
             self.groups.retain(|g, _| &layout.coordinator_partition(g) != tp);
-            if self.groups.len() < before {
+            if unloaded {
                 ctx.mark("group.unloaded");
             }
         }

@@ -357,6 +357,29 @@ impl Group {
         }
     }
 
+    /// This broker stopped coordinating the group (its `__consumer_offsets` partition moved):
+    /// parked JoinGroups and SyncGroups are answered NOT_COORDINATOR so that their members look
+    /// for the new coordinator at once (GroupCoordinator.onGroupUnloaded).
+    pub fn unload(&mut self, ctx: &mut GCtx<'_>) {
+        for m in self.members.values_mut() {
+            if let Some((to, corr)) = m.awaiting_join.take() {
+                let resp = JoinGroupResponse {
+                    correlation_id: corr,
+                    error_code: ErrorCode::NotCoordinator,
+                    generation_id: -1,
+                    protocol_name: None,
+                    leader: String::new(),
+                    member_id: m.member_id.clone(),
+                    members: vec![],
+                };
+                ctx.send(to, Msg::JoinGroupResponse(resp));
+            }
+            if let Some((to, corr)) = m.awaiting_sync.take() {
+                ctx.send(to, Msg::SyncGroupResponse(SyncGroupResponse { correlation_id: corr, error_code: ErrorCode::NotCoordinator, assignment: vec![] }));
+            }
+        }
+    }
+
     fn after_removal(&mut self, ctx: &mut GCtx<'_>, reason: String) {
         match self.state {
             GroupState::Stable | GroupState::CompletingRebalance => self.prepare_rebalance(ctx, reason),
