@@ -10,13 +10,13 @@ pub mod replica;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::HistoryEntry;
 use crate::model::{NodeId, Observation, Offset, RecordId, SimTime, TopicPartition};
 
 /// One broken invariant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     /// The checker's name, which is also the verdict a scenario can expect (`lost-write`).
     pub kind: String,

@@ -1,6 +1,7 @@
 //! The `kafkasim` command. The only layer that reads the wall clock, talks to the terminal and
 //! writes files.
 
+pub mod explore;
 pub mod tools;
 
 use std::fs::File;
@@ -72,17 +73,60 @@ pub enum Command {
         /// A seed range `A..B` (B excluded), `A..=B`, or one seed.
         #[arg(long, default_value = "1..101")]
         seeds: String,
+        /// Run only shard K of N (0 <= K < N): the seeds A+K, A+K+N, A+2N+K, … of the range, so
+        /// that N machines or CI jobs split one range; combine their reports with `merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
         /// Threads (default: every core).
         #[arg(long)]
         jobs: Option<usize>,
         /// Stop at the first seed that does not meet the expectation.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "all")]
         until_failure: bool,
-        /// Write the report as JSON to this file.
+        /// Run every seed of the range whatever happens (the default).
+        #[arg(long)]
+        all: bool,
+        /// Write the report as JSON to this file (failing seeds with their violations and
+        /// digests, every seed's digest, coverage marks, speed).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Overwrite the --json file if it exists.
+        #[arg(long)]
+        force: bool,
         /// Run the scenario's `[nemesis]` even if it says `enabled = false` (the random faults a
         /// safe configuration claims to tolerate).
+        #[arg(long)]
+        nemesis: bool,
+        /// No progress output (failures and the summary are still printed).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Combine the JSON reports of several `explore` runs of one scenario (e.g. shards).
+    Merge {
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Write the merged report to this file.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run one seed again and, given an explore report, check that its trace digest is the one
+    /// the report recorded.
+    Replay {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: u64,
+        /// An `explore --json` report to check the digest against.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write the trace as JSON Lines to this file.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Overwrite the trace file if it exists.
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         nemesis: bool,
     },
@@ -124,7 +168,11 @@ pub fn main() -> ExitCode {
         }
         Command::Partition => tools::partition(),
         Command::Coordinator { group, offsets_partitions } => tools::coordinator(&group, offsets_partitions),
-        Command::Explore { scenario, seeds, jobs, until_failure, json, nemesis } => explore(&scenario, &seeds, jobs, until_failure, json, nemesis),
+        Command::Explore { scenario, seeds, shard, jobs, until_failure, all: _, json, force, nemesis, quiet } => {
+            explore::explore(explore::ExploreArgs { scenario, seeds, shard, jobs, until_failure, json, force, nemesis, quiet })
+        }
+        Command::Merge { reports, output, force } => explore::merge(&reports, output, force),
+        Command::Replay { scenario, seed, report, trace, force, nemesis } => explore::replay(&scenario, seed, report, trace, force, nemesis),
     }
 }
 
@@ -149,22 +197,27 @@ fn load_with_nemesis(path: &PathBuf, nemesis: bool) -> Result<Scenario, ExitCode
 }
 
 fn run(path: &PathBuf, seed: Option<u64>, json: bool, trace: Option<PathBuf>, force: bool, nemesis: bool) -> ExitCode {
+    run_once(path, seed, json, trace, force, nemesis).0
+}
+
+/// Runs one seed and prints its report; the exit code and, when the run happened, its digest.
+fn run_once(path: &PathBuf, seed: Option<u64>, json: bool, trace: Option<PathBuf>, force: bool, nemesis: bool) -> (ExitCode, Option<String>) {
     let scenario = match load_with_nemesis(path, nemesis) {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(code) => return (code, None),
     };
     let seed = seed.unwrap_or_else(|| scenario.default_seed());
     let mut options = RunOptions::default();
     if let Some(trace_path) = &trace {
         if trace_path.exists() && !force {
             eprintln!("error: {} exists; pass --force to overwrite it", trace_path.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
+            return (ExitCode::from(EXIT_BAD_INPUT), None);
         }
         let file = match File::create(trace_path) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: {}: {e}", trace_path.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
+                return (ExitCode::from(EXIT_BAD_INPUT), None);
             }
         };
         let names = scenario.node_names();
@@ -173,7 +226,7 @@ fn run(path: &PathBuf, seed: Option<u64>, json: bool, trace: Option<PathBuf>, fo
             Ok(sink) => options.sink = Some(Box::new(sink)),
             Err(e) => {
                 eprintln!("error: {}: {e}", trace_path.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
+                return (ExitCode::from(EXIT_BAD_INPUT), None);
             }
         }
     }
@@ -188,7 +241,7 @@ fn run(path: &PathBuf, seed: Option<u64>, json: bool, trace: Option<PathBuf>, fo
     } else {
         print_summary(&report, wall, trace.as_ref());
     }
-    ExitCode::from(if report.matched { EXIT_MATCHED } else { EXIT_MISMATCH })
+    (ExitCode::from(if report.matched { EXIT_MATCHED } else { EXIT_MISMATCH }), Some(report.digest.clone()))
 }
 
 fn rate(n: u64, secs: f64) -> f64 {
@@ -280,37 +333,4 @@ fn check_determinism(path: &PathBuf, seeds: &str) -> ExitCode {
     }
     println!("deterministic: {count} seeds, each run twice, identical digests");
     ExitCode::from(EXIT_MATCHED)
-}
-
-fn explore(path: &PathBuf, seeds: &str, jobs: Option<usize>, until_failure: bool, json: Option<PathBuf>, nemesis: bool) -> ExitCode {
-    let (scenario, range) = match load_with_seeds(path, seeds, nemesis) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let started = Instant::now();
-    let progress = |r: &RunReport| {
-        if !r.matched {
-            println!("seed {}: {} (expected {}) — reproduce: {}", r.seed, r.verdict, r.expected, r.reproduce);
-        }
-    };
-    let report = crate::explore::sweep::sweep(&scenario, range, jobs, until_failure, &progress);
-    let wall = started.elapsed().as_secs_f64();
-    println!(
-        "{} seeds of {} on {jobs} thread(s) in {wall:.2}s ({:.1} seeds/s, {} events/s, {:.0} virtual s per wall s): {} not as expected",
-        report.seeds_run,
-        report.scenario,
-        report.seeds_run as f64 / wall.max(1e-9),
-        rate(report.events, wall),
-        report.virtual_time_s / wall.max(1e-9),
-        report.failures.len()
-    );
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report).expect("json");
-        if let Err(e) = std::fs::write(&path, text) {
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    }
-    ExitCode::from(if report.failures.is_empty() { EXIT_MATCHED } else { EXIT_MISMATCH })
 }
