@@ -79,12 +79,15 @@ impl<T> CommitsInFlight<T> {
 }
 
 /// **`offset-resumption`**: a member that starts a partition resumes from the group's committed
-/// offset. Here: once the coordinator has accepted a commit for a partition (the member saw the
-/// answer), no member of the group starts that partition from `auto.offset.reset` as if nothing
-/// were committed: the committed offset was lost (reference A.1 on what offsets survive, D-16).
+/// offset. Here: once the coordinator has accepted a commit for a partition (the committer saw the
+/// answer), an OffsetFetch sent after that never answers "no committed offset" for it: the
+/// committed offset was lost, and the member starts from `auto.offset.reset` (reference A.1 on
+/// what offsets survive, D-16). A member that acts late on an answer it got before the commit (a
+/// paused zombie) is not a lost commit; zombie processing is reported separately.
 fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
-    let mut accepted: BTreeMap<(String, TopicPartition), (Offset, u64)> = BTreeMap::new();
+    // Per (group, partition): every accepted commit, in history order, with when it was seen.
+    let mut accepted: BTreeMap<(String, TopicPartition), Vec<(crate::model::SimTime, Offset, u64)>> = BTreeMap::new();
     let mut out = Vec::new();
     let mut reported = BTreeSet::new();
     for h in input.history {
@@ -92,20 +95,23 @@ fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
         match &h.obs {
             Observation::Committed { offsets, error: ErrorCode::None, .. } => {
                 for (tp, o) in offsets {
-                    accepted.insert((group.clone(), tp.clone()), (*o, h.seq));
+                    accepted.entry((group.clone(), tp.clone())).or_default().push((h.at, *o, h.seq));
                 }
             }
-            Observation::PositionSet { partition, offset, reason } if *reason != crate::model::observe::PositionReason::Committed => {
-                let Some((committed, seq)) = accepted.get(&(group.clone(), partition.clone())) else { continue };
-                if reported.insert((group.clone(), partition.clone())) {
-                    out.push(Violation {
-                        kind: OFFSET_RESUMPTION.into(),
-                        summary: format!(
-                            "group {group}: {} started {partition} at {offset} by auto.offset.reset, but the group had committed {committed} (the commit was lost)",
-                            input.name(h.node)
-                        ),
-                        evidence: vec![*seq, h.seq],
-                    });
+            Observation::NoCommittedOffset { partitions, asked_at, .. } => {
+                for partition in partitions {
+                    let Some(commits) = accepted.get(&(group.clone(), partition.clone())) else { continue };
+                    let Some(&(_, committed, seq)) = commits.iter().rev().find(|(at, _, _)| at < asked_at) else { continue };
+                    if reported.insert((group.clone(), partition.clone())) {
+                        out.push(Violation {
+                            kind: OFFSET_RESUMPTION.into(),
+                            summary: format!(
+                                "group {group}: {}'s OffsetFetch found no committed offset for {partition}, but the group had committed {committed} before it asked (the commit was lost); it starts from auto.offset.reset",
+                                input.name(h.node)
+                            ),
+                            evidence: vec![seq, h.seq],
+                        });
+                    }
                 }
             }
             _ => {}
@@ -579,13 +585,18 @@ mod tests {
     }
 
     #[test]
-    fn starting_from_a_reset_after_a_commit_breaks_offset_resumption() {
+    fn no_committed_offset_after_a_commit_breaks_offset_resumption() {
         let ok = at(2, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(7))], error: ErrorCode::None });
+        let none = |seq: u64, asked_at: u64| at(seq, 1, Observation::NoCommittedOffset { group: "g".into(), partitions: vec![tp()], asked_at: SimTime(asked_at) });
         let h = vec![assigned(1, 1, 1, "a"), ok.clone(), start(3, 1, 7, PositionReason::Committed)];
         assert!(run(&h, &[]).iter().all(|v| v.kind != OFFSET_RESUMPTION));
-        let lost = vec![assigned(1, 1, 1, "a"), ok, start(3, 1, 0, PositionReason::Start)];
+        // Asked after the commit was accepted, and told there is none: the commit was lost.
+        let lost = vec![assigned(1, 1, 1, "a"), ok.clone(), none(4, 3)];
         let v = run(&lost, &[]);
-        assert!(v.iter().any(|v| v.kind == OFFSET_RESUMPTION && v.summary.contains("had committed 7")), "{v:?}");
+        assert!(v.iter().any(|v| v.kind == OFFSET_RESUMPTION && v.summary.contains("had committed 7") && v.evidence == vec![2, 4]), "{v:?}");
+        // Asked before the commit (a paused zombie acting late on an old answer): not a loss.
+        let late = vec![assigned(1, 1, 1, "a"), ok, none(4, 1)];
+        assert!(run(&late, &[]).iter().all(|v| v.kind != OFFSET_RESUMPTION));
     }
 
     #[test]

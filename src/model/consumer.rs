@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::SimTime;
 use super::actor::Ctx;
 use super::ids::{LeaderEpoch, NodeId, Offset, TopicPartition};
 use super::node::{KafkaNode, NodeTimer};
@@ -171,7 +172,8 @@ pub enum Position {
 #[derive(Clone, Debug)]
 pub(crate) enum Pending {
     Metadata(NodeId),
-    ListOffsets(NodeId),
+    /// A ListOffsets request to a node, for these partitions.
+    ListOffsets(NodeId, Vec<TopicPartition>),
     Fetch(NodeId),
     /// A group request to the coordinator (or, for FindCoordinator, a broker).
     Group(NodeId, GroupRequest),
@@ -198,6 +200,8 @@ pub struct Consumer {
     pub positions: BTreeMap<TopicPartition, Position>,
     pub(crate) pending: BTreeMap<u64, Pending>,
     next_correlation: u64,
+    /// When the last OffsetFetch was sent (what its answer can know of commits).
+    pub(crate) offset_fetch_asked_at: SimTime,
     /// Metadata must be refreshed at the next poll.
     metadata_wanted: bool,
     /// The topic's partition count, from metadata.
@@ -228,6 +232,7 @@ impl Consumer {
             positions: BTreeMap::new(),
             pending: BTreeMap::new(),
             next_correlation: 0,
+            offset_fetch_asked_at: SimTime::ZERO,
             metadata_wanted: false,
             partition_count: None,
             membership: None,
@@ -299,7 +304,7 @@ impl Consumer {
         let lost: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, p)| matches!(p, Pending::Fetch(n) | Pending::ListOffsets(n) | Pending::Metadata(n) | Pending::Group(n, _) if *n == peer))
+            .filter(|(_, p)| matches!(p, Pending::Fetch(n) | Pending::ListOffsets(n, _) | Pending::Metadata(n) | Pending::Group(n, _) if *n == peer))
             .map(|(c, _)| *c)
             .collect();
         for corr in lost {
@@ -317,10 +322,12 @@ impl Consumer {
         if let Pending::Group(_, kind) = pending {
             return self.group_request_lost(ctx, corr, kind);
         }
-        if let Pending::ListOffsets(node) = pending {
-            for (tp, pos) in self.positions.iter_mut() {
-                if let Position::LookingUp(spec, why) = *pos {
-                    if self.leaders.get(tp).map(|(n, _)| *n) == Some(node) {
+        if let Pending::ListOffsets(_, partitions) = pending {
+            // The partitions it asked about, whoever leads them now (metadata may have moved
+            // them while the request was in flight).
+            for tp in &partitions {
+                if let Some(pos) = self.positions.get_mut(tp) {
+                    if let Position::LookingUp(spec, why) = *pos {
                         *pos = Position::Lookup(spec, why);
                     }
                 }
@@ -451,7 +458,7 @@ impl Consumer {
             .pending
             .values()
             .filter_map(|p| match p {
-                Pending::Fetch(n) | Pending::ListOffsets(n) => Some(*n),
+                Pending::Fetch(n) | Pending::ListOffsets(n, _) => Some(*n),
                 Pending::Metadata(_) | Pending::Group(..) => None,
             })
             .collect();
@@ -481,7 +488,8 @@ impl Consumer {
             }
         }
         for (node, partitions) in lookups {
-            self.request(ctx, node, Pending::ListOffsets(node), |c| {
+            let asked = partitions.iter().map(|(tp, _)| tp.clone()).collect();
+            self.request(ctx, node, Pending::ListOffsets(node, asked), |c| {
                 Msg::ListOffsetsRequest(ListOffsetsRequest { correlation_id: c, partitions })
             });
         }
@@ -506,7 +514,7 @@ impl Consumer {
     }
 
     fn on_list_offsets(&mut self, ctx: &mut CCtx<'_>, resp: ListOffsetsResponse) {
-        if !matches!(self.pending.remove(&resp.correlation_id), Some(Pending::ListOffsets(_))) {
+        if !matches!(self.pending.remove(&resp.correlation_id), Some(Pending::ListOffsets(..))) {
             return;
         }
         ctx.cancel_timer(NodeTimer::Consumer(ConsumerTimer::RequestTimeout(resp.correlation_id)));

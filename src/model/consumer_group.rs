@@ -403,6 +403,7 @@ impl Consumer {
             return self.poll(ctx);
         }
         let group_id = self.group_id();
+        self.offset_fetch_asked_at = ctx.now();
         self.request(ctx, coordinator, Pending::Group(coordinator, GroupRequest::OffsetFetch), |c| {
             Msg::OffsetFetchRequest(OffsetFetchRequest { correlation_id: c, group_id, partitions })
         });
@@ -413,6 +414,7 @@ impl Consumer {
             return self.on_rebalance_error(ctx, r.error_code, "OffsetFetch");
         }
         let reset = self.config.auto_offset_reset;
+        let mut none = Vec::new();
         for (tp, offset) in r.offsets {
             if self.positions.get(&tp) != Some(&Position::FetchingCommitted) {
                 continue;
@@ -424,6 +426,7 @@ impl Consumer {
                 Position::At(offset)
             } else {
                 let t = tp.clone();
+                none.push(tp.clone());
                 ctx.explain(|| format!("{t}: the group has no committed offset; auto.offset.reset={}", format!("{reset:?}").to_lowercase()));
                 match reset {
                     OffsetReset::Earliest => Position::Lookup(OffsetSpec::Earliest, PositionReason::Start),
@@ -432,6 +435,9 @@ impl Consumer {
                 }
             };
             self.positions.insert(tp, pos);
+        }
+        if !none.is_empty() {
+            ctx.observe(Observation::NoCommittedOffset { group: self.group_id(), partitions: none, asked_at: self.offset_fetch_asked_at });
         }
         self.poll(ctx);
     }

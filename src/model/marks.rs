@@ -20,6 +20,7 @@ pub const ALL: &[&str] = &[
     "broker.resign_leadership",
     "broker.retention.delete",
     "broker.truncate.diverging_epoch",
+    "broker.truncate.fully_start_at",
     "broker.truncate.offset_out_of_range",
     "broker.truncate.to_high_watermark",
     "consumer.fenced",

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::ids::{Offset, RecordId, TopicPartition};
+use super::SimTime;
 use super::protocol::{Acks, ErrorCode};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -21,6 +22,9 @@ pub enum Observation {
     Processed { partition: TopicPartition, from: Offset, through: Offset },
     /// A consumer set its position for a partition: at start, or after OFFSET_OUT_OF_RANGE.
     PositionSet { partition: TopicPartition, offset: Offset, reason: PositionReason },
+    /// A group member's OffsetFetch, sent at `asked_at`, found no committed offset for these
+    /// partitions: it starts them from `auto.offset.reset`.
+    NoCommittedOffset { group: String, partitions: Vec<TopicPartition>, asked_at: SimTime },
     /// A group member joined a generation (JoinGroup answered), still owning `owned`.
     Joined { group: String, generation: i32, member_id: String, owned: Vec<TopicPartition> },
     /// A group member received its assignment for a generation (SyncGroup).

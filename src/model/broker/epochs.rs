@@ -43,9 +43,13 @@ impl EpochCache {
     }
 
     /// Kafka's `endOffsetFor`: the largest epoch at or below `requested`, and its end offset (the
-    /// start of the next epoch, or `log_end` for the latest). `None` when every epoch is above.
+    /// start of the next epoch, or `log_end` for the latest). When every epoch is above (retention
+    /// removed the older ones), `requested` itself ending where the first known epoch starts, so a
+    /// follower replicates from the leader's log start. `None` when the cache is empty.
     pub fn end_offset_for(&self, requested: LeaderEpoch, log_end: Offset) -> Option<(LeaderEpoch, Offset)> {
-        let i = self.entries.iter().rposition(|(e, _)| *e <= requested)?;
+        let Some(i) = self.entries.iter().rposition(|(e, _)| *e <= requested) else {
+            return self.entries.first().map(|(_, start)| (requested, *start));
+        };
         let end = self.entries.get(i + 1).map_or(log_end, |(_, start)| *start);
         Some((self.entries[i].0, end))
     }
@@ -145,6 +149,8 @@ mod tests {
         assert_eq!(c.end_offset_for(LeaderEpoch(4), Offset(40)), Some((LeaderEpoch(2), Offset(30))));
         assert_eq!(c.end_offset_for(LeaderEpoch(9), Offset(40)), Some((LeaderEpoch(5), Offset(40))));
         assert_eq!(EpochCache::default().end_offset_for(LeaderEpoch(1), Offset(0)), None);
+        let trimmed = EpochCache::from_entries(vec![(LeaderEpoch(3), Offset(499))]);
+        assert_eq!(trimmed.end_offset_for(LeaderEpoch(0), Offset(500)), Some((LeaderEpoch(0), Offset(499))), "older than any known epoch: where the first starts");
     }
 
     #[test]

@@ -164,6 +164,15 @@ impl PartitionLog {
         n
     }
 
+    /// Kafka's `truncateFullyAndStartAt`: a follower whose log ends before the leader's log start
+    /// drops everything and starts empty at `offset`; the HW moves there too.
+    pub fn truncate_fully_and_start_at(&mut self, offset: Offset) {
+        self.batches.clear();
+        self.log_start_offset = offset;
+        self.log_end_offset = offset;
+        self.high_watermark = offset;
+    }
+
     /// Removes everything from `offset` on (a batch that straddles it is cut). The HW follows.
     pub fn truncate_to(&mut self, offset: Offset) {
         let keep = self.batches_below(offset);

@@ -191,6 +191,20 @@ impl Broker {
                 ctx.explain(|| format!("{tp}: OFFSET_OUT_OF_RANGE from the leader: truncated from {leo} to its high watermark {to}"));
                 continue;
             }
+            if data.error_code == ErrorCode::OffsetOutOfRange && part.log.log_end_offset() < data.log_start_offset {
+                // Retention on the leader removed everything the follower lacks: it drops its log
+                // and starts again at the leader's log start
+                // (AbstractFetcherThread.handleOutOfRangeError, truncateFullyAndStartAt).
+                let (leo, to) = (part.log.log_end_offset(), data.log_start_offset);
+                part.log.truncate_fully_and_start_at(to);
+                ctx.rewrite(part.log_file(), Vec::new());
+                part.epochs = super::epochs::EpochCache::default();
+                Broker::persist_epochs(ctx, part);
+                part.complete_offset = to;
+                ctx.mark("broker.truncate.fully_start_at");
+                ctx.explain(|| format!("{tp}: OFFSET_OUT_OF_RANGE: the leader's log starts at {to}, after this replica's end {leo}: it starts again, empty, at {to}"));
+                continue;
+            }
             if data.error_code != ErrorCode::None {
                 trouble = true;
                 let e = data.error_code;
