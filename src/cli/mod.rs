@@ -1,6 +1,7 @@
 //! The `kafkasim` command. The only layer that reads the wall clock, talks to the terminal and
 //! writes files.
 
+pub mod bench;
 pub mod explore;
 pub mod tools;
 
@@ -130,6 +131,24 @@ pub enum Command {
         #[arg(long)]
         nemesis: bool,
     },
+    /// Measure speed and memory on a benchmark scenario (default scenarios/bench/steady-cluster.toml).
+    Bench {
+        scenario: Option<PathBuf>,
+        /// Seeds per core.
+        #[arg(long, default_value_t = 3)]
+        seeds: u64,
+        /// Threads for the all-cores figure (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Also run this many seeds on one thread and report the resident memory along the way.
+        #[arg(long)]
+        memory_seeds: Option<u64>,
+        /// Write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
     /// Compute a consumer-group assignment: JSON on stdin (strategy, flavor, topics, members),
     /// JSON on stdout.
     Assign,
@@ -171,6 +190,7 @@ pub fn main() -> ExitCode {
         Command::Explore { scenario, seeds, shard, jobs, until_failure, all: _, json, force, nemesis, quiet } => {
             explore::explore(explore::ExploreArgs { scenario, seeds, shard, jobs, until_failure, json, force, nemesis, quiet })
         }
+        Command::Bench { scenario, seeds, jobs, memory_seeds, json, force } => bench::bench(scenario, seeds, jobs, memory_seeds, json, force),
         Command::Merge { reports, output, force } => explore::merge(&reports, output, force),
         Command::Replay { scenario, seed, report, trace, force, nemesis } => explore::replay(&scenario, seed, report, trace, force, nemesis),
     }

@@ -116,3 +116,13 @@ pub struct HistoryEntry<O> {
 pub trait TraceSink<A: Actor> {
     fn event(&mut self, ev: &TraceEvent<'_, A>);
 }
+
+/// Told when the engine hands control to an actor's handler and when it gets it back, so that a
+/// benchmark can split a run's time between the engine and the actors. The engine itself reads
+/// no clock; an implementation in the command layer does.
+pub trait Profiler {
+    fn actor_begin(&mut self);
+    fn actor_end(&mut self);
+    /// The run moved on to another phase (`"check"`: the checkers judge the history).
+    fn phase(&mut self, _name: &'static str) {}
+}

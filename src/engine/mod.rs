@@ -10,5 +10,5 @@ pub mod queue;
 pub mod world;
 
 pub use chooser::{Choice, Chooser, RandomChooser};
-pub use event::{HistoryEntry, SendFate, TraceEvent, TraceKind, TraceSink, TRACE_SCHEMA_VERSION};
+pub use event::{HistoryEntry, Profiler, SendFate, TraceEvent, TraceKind, TraceSink, TRACE_SCHEMA_VERSION};
 pub use world::{Condition, Control, EngineStats, Factory, Limits, NodeStatus, RunEnd, Trigger, World};

@@ -149,6 +149,7 @@ pub struct World<A: Actor> {
     trace_seq: u64,
     digest: StableHasher,
     sink: Option<Box<dyn TraceSink<A>>>,
+    profiler: Option<Box<dyn super::Profiler>>,
     event_hashes: Option<Vec<u64>>,
     history: Vec<HistoryEntry<A::Obs>>,
     marks: BTreeMap<&'static str, u64>,
@@ -193,6 +194,7 @@ impl<A: Actor> World<A> {
             trace_seq: 0,
             digest: StableHasher::new(),
             sink: None,
+            profiler: None,
             event_hashes: None,
             history: Vec::new(),
             marks: BTreeMap::new(),
@@ -227,6 +229,15 @@ impl<A: Actor> World<A> {
     /// Sends every trace event to `sink` (and asks actors for explanations).
     pub fn set_sink(&mut self, sink: Box<dyn TraceSink<A>>) {
         self.sink = Some(sink);
+    }
+
+    pub fn profiler_mut(&mut self) -> Option<&mut (dyn super::Profiler + 'static)> {
+        self.profiler.as_deref_mut()
+    }
+
+    /// Times the actors' handlers (for benchmarks).
+    pub fn set_profiler(&mut self, profiler: Box<dyn super::Profiler>) {
+        self.profiler = Some(profiler);
     }
 
     /// Keeps the hash of every trace event, to locate the first divergence between two runs.
@@ -518,7 +529,14 @@ impl<A: Actor> World<A> {
         let actor = node.actor.as_mut().expect("handlers run only on live nodes");
         let explanation = if explaining { Some(&mut self.explanation) } else { None };
         let mut ctx = Ctx::new(self.now, id, &mut node.rng, &mut self.effects, explanation);
-        f(actor, &mut ctx);
+        match self.profiler.as_mut() {
+            None => f(actor, &mut ctx),
+            Some(p) => {
+                p.actor_begin();
+                f(actor, &mut ctx);
+                p.actor_end();
+            }
+        }
     }
 
     fn apply_effects(&mut self, id: NodeId) {

@@ -20,6 +20,8 @@ pub struct RunOptions {
     pub sink: Option<Box<dyn TraceSink<KafkaNode>>>,
     /// Keep each event's hash, to locate a divergence.
     pub keep_event_hashes: bool,
+    /// Times the actors' handlers (benchmarks).
+    pub profiler: Option<Box<dyn crate::engine::Profiler>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -112,6 +114,9 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     if options.keep_event_hashes {
         world.keep_event_hashes();
     }
+    if let Some(p) = options.profiler {
+        world.set_profiler(p);
+    }
     let names = scenario.node_names();
     let mut invariants = ReplicaInvariants::default();
     let mut on_step = |w: &World<KafkaNode>, node: crate::model::NodeId| {
@@ -120,6 +125,9 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let faults_over = scenario.last_fault_at();
     let mut stop = |w: &World<KafkaNode>| w.now() >= faults_over && !w.faults_pending() && workload_done(w, &roles);
     let end = world.run(scenario.limits(), SimDuration::from_millis(10), &mut stop, &mut on_step);
+    if let Some(p) = world.profiler_mut() {
+        p.phase("check");
+    }
     let final_logs = final_logs(&world, &roles);
     let faults: Vec<FaultRecord> =
         world.faults().iter().map(|(seq, at, label)| FaultRecord { seq: *seq, at: *at, label: label.clone() }).collect();

@@ -1,0 +1,193 @@
+//! `bench`: the speed figures of docs/performance.md, measured on the benchmark scenarios.
+//!
+//! One core: seeds run one after another, each timed in three parts (the engine, the actors'
+//! handlers, the checkers). All cores: the same seeds as a sweep on every thread. Memory: the peak
+//! resident size, and optionally the resident size along a long sweep (it must stay flat).
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::explore::check_writable;
+use super::{load, EXIT_BAD_INPUT, EXIT_MATCHED, EXIT_MISMATCH};
+use crate::engine::Profiler;
+use crate::explore::sweep::{sweep, SeedSet};
+use crate::explore::{run_scenario, RunOptions};
+
+#[derive(Default)]
+struct Timing {
+    actor_since: Option<Instant>,
+    actors: Duration,
+    check_from: Option<Instant>,
+}
+
+/// Wall-clock timing of one run, shared with the command.
+struct Clock(Rc<RefCell<Timing>>);
+
+impl Profiler for Clock {
+    fn actor_begin(&mut self) {
+        self.0.borrow_mut().actor_since = Some(Instant::now());
+    }
+    fn actor_end(&mut self) {
+        let mut t = self.0.borrow_mut();
+        if let Some(s) = t.actor_since.take() {
+            t.actors += s.elapsed();
+        }
+    }
+    fn phase(&mut self, name: &'static str) {
+        if name == "check" {
+            self.0.borrow_mut().check_from = Some(Instant::now());
+        }
+    }
+}
+
+#[derive(Serialize, Default)]
+pub struct BenchReport {
+    pub scenario: String,
+    pub seeds: u64,
+    pub events: u64,
+    pub virtual_time_s: f64,
+    pub one_core: OneCore,
+    pub all_cores: AllCores,
+    pub peak_rss_mib: Option<f64>,
+    /// Resident size (MiB) after each tenth of the memory sweep, when one was asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rss_along_sweep_mib: Vec<(u64, f64)>,
+    pub all_passed: bool,
+}
+
+#[derive(Serialize, Default)]
+pub struct OneCore {
+    pub wall_s: f64,
+    pub events_per_s: f64,
+    pub virtual_s_per_wall_s: f64,
+    pub seeds_per_s: f64,
+    /// Shares of the run time: the engine (queue, network, disk, trace digest), the actors'
+    /// handlers (the Kafka model), the checkers.
+    pub engine_share: f64,
+    pub actors_share: f64,
+    pub checks_share: f64,
+}
+
+#[derive(Serialize, Default)]
+pub struct AllCores {
+    pub jobs: usize,
+    pub wall_s: f64,
+    pub seeds_per_s: f64,
+    /// Seeds per second on all cores over seeds per second on one.
+    pub speedup: f64,
+}
+
+/// The resident set size and its peak, from /proc (Linux); `None` elsewhere.
+fn rss_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_seeds: Option<u64>, json: Option<PathBuf>, force: bool) -> ExitCode {
+    let path = scenario.unwrap_or_else(|| PathBuf::from("scenarios/bench/steady-cluster.toml"));
+    let scenario = match load(&path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if seeds == 0 {
+        eprintln!("error: --seeds must be at least 1");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(p) = &json {
+        if let Err(code) = check_writable(p, force) {
+            return code;
+        }
+    }
+    let mut report = BenchReport { scenario: scenario.name.clone(), seeds, all_passed: true, ..BenchReport::default() };
+
+    // One core, one seed after another, each split into engine, actors and checks.
+    let (mut total, mut actors, mut checks) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for seed in 1..=seeds {
+        let timing = Rc::new(RefCell::new(Timing::default()));
+        let options = RunOptions { profiler: Some(Box::new(Clock(timing.clone()))), ..RunOptions::default() };
+        let started = Instant::now();
+        let r = run_scenario(&scenario, seed, options);
+        let ended = Instant::now();
+        let t = timing.borrow();
+        total += ended - started;
+        actors += t.actors;
+        checks += t.check_from.map_or(Duration::ZERO, |c| ended - c);
+        report.events += r.stats.events;
+        report.virtual_time_s += r.stats.virtual_time_s;
+        report.all_passed &= r.matched;
+        eprintln!("seed {seed}: {} in {:.3}s, {} events", r.verdict, (ended - started).as_secs_f64(), r.stats.events);
+    }
+    let wall = total.as_secs_f64();
+    let engine = total.saturating_sub(actors).saturating_sub(checks);
+    report.one_core = OneCore {
+        wall_s: wall,
+        events_per_s: report.events as f64 / wall,
+        virtual_s_per_wall_s: report.virtual_time_s / wall,
+        seeds_per_s: seeds as f64 / wall,
+        engine_share: engine.as_secs_f64() / wall,
+        actors_share: actors.as_secs_f64() / wall,
+        checks_share: checks.as_secs_f64() / wall,
+    };
+
+    // All cores: the same number of seeds per thread, as a sweep.
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let stop = AtomicBool::new(false);
+    let count = seeds * jobs as u64;
+    let started = Instant::now();
+    let swept = sweep(&scenario, SeedSet::new(1..1 + count), jobs, false, &stop, &|_, _| {});
+    let sweep_wall = started.elapsed().as_secs_f64();
+    report.all_passed &= swept.failures.is_empty();
+    let per_s = swept.seeds_run as f64 / sweep_wall;
+    report.all_cores = AllCores { jobs, wall_s: sweep_wall, seeds_per_s: per_s, speedup: per_s / report.one_core.seeds_per_s };
+
+    // Memory along a long sweep: the resident size after each tenth.
+    if let Some(m) = memory_seeds {
+        let samples = Mutex::new(Vec::new());
+        let step = (m / 10).max(1);
+        let record = |_: &crate::explore::RunReport, t: &crate::explore::sweep::SweepReport| {
+            if t.seeds_run % step == 0 {
+                if let Some(rss) = rss_mib("VmRSS:") {
+                    samples.lock().expect("not poisoned").push((t.seeds_run, rss));
+                }
+            }
+        };
+        let r = sweep(&scenario, SeedSet::new(1..1 + m), 1, false, &stop, &record);
+        report.all_passed &= r.failures.is_empty();
+        report.rss_along_sweep_mib = samples.into_inner().expect("not poisoned");
+    }
+    report.peak_rss_mib = rss_mib("VmHWM:");
+
+    print_bench(&report);
+    if let Some(p) = &json {
+        if let Err(e) = std::fs::write(p, serde_json::to_string_pretty(&report).expect("serializes")) {
+            eprintln!("error: {}: {e}", p.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    ExitCode::from(if report.all_passed { EXIT_MATCHED } else { EXIT_MISMATCH })
+}
+
+fn print_bench(r: &BenchReport) {
+    let o = &r.one_core;
+    println!("scenario   {} ({} seeds per core{})", r.scenario, r.seeds, if r.all_passed { ", every run as expected" } else { ", SOME RUNS NOT AS EXPECTED" });
+    println!("one core   {:.0} events/s, {:.0} virtual s per wall s, {:.2} seeds/s ({} events, {:.1} virtual s in {:.2} s)", o.events_per_s, o.virtual_s_per_wall_s, o.seeds_per_s, r.events, r.virtual_time_s, o.wall_s);
+    println!("time split engine {:.0}%, actors {:.0}%, checkers {:.0}%", o.engine_share * 100.0, o.actors_share * 100.0, o.checks_share * 100.0);
+    let a = &r.all_cores;
+    println!("all cores  {} threads: {:.2} seeds/s, {:.2}x one core", a.jobs, a.seeds_per_s, a.speedup);
+    if let Some(p) = r.peak_rss_mib {
+        println!("memory     peak resident {p:.1} MiB");
+    }
+    if !r.rss_along_sweep_mib.is_empty() {
+        let points: Vec<String> = r.rss_along_sweep_mib.iter().map(|(n, m)| format!("{n}: {m:.1}")).collect();
+        println!("memory     resident MiB after seeds  {}", points.join(", "));
+    }
+}
