@@ -80,6 +80,9 @@ pub struct BrokerSettings {
     pub replica_fetch_wait_max_ms: u64,
     /// `replica.fetch.backoff.ms` (1000)
     pub replica_fetch_backoff_ms: u64,
+    /// `replica.fetch.max.bytes` (1048576): a follower's fetch asks for at most this much (the
+    /// leader still returns at least one batch).
+    pub replica_fetch_max_bytes: u64,
     /// `replica.high.watermark.checkpoint.interval.ms` (5000)
     pub hw_checkpoint_interval_ms: u64,
     /// `log.retention.check.interval.ms` (300000)
@@ -94,6 +97,7 @@ impl Default for BrokerSettings {
             replica_lag_time_max_ms: 30_000,
             replica_fetch_wait_max_ms: 500,
             replica_fetch_backoff_ms: 1_000,
+            replica_fetch_max_bytes: 1_048_576,
             hw_checkpoint_interval_ms: 5_000,
             retention_check_interval_ms: 300_000,
         }

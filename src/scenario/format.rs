@@ -124,6 +124,8 @@ pub struct ClusterSection {
     pub replica_fetch_wait_max_ms: u64,
     #[serde(rename = "replica.fetch.backoff.ms", default = "one_s")]
     pub replica_fetch_backoff_ms: u64,
+    #[serde(rename = "replica.fetch.max.bytes", default = "one_mib")]
+    pub replica_fetch_max_bytes: u64,
     #[serde(rename = "replica.high.watermark.checkpoint.interval.ms", default = "five_s")]
     pub hw_checkpoint_interval_ms: u64,
     #[serde(rename = "log.retention.check.interval.ms", default = "five_min")]
@@ -502,6 +504,10 @@ fn gib() -> Spanned<u64> {
 fn five_min() -> u64 {
     300_000
 }
+fn one_mib() -> u64 {
+    1_048_576
+}
+
 fn one_s() -> u64 {
     1_000
 }

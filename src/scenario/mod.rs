@@ -345,6 +345,7 @@ impl Scenario {
                 replica_lag_time_max_ms: c.replica_lag_time_max_ms,
                 replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
                 replica_fetch_backoff_ms: c.replica_fetch_backoff_ms,
+                replica_fetch_max_bytes: c.replica_fetch_max_bytes,
                 hw_checkpoint_interval_ms: c.hw_checkpoint_interval_ms,
                 retention_check_interval_ms: c.retention_check_interval_ms.max(1),
             },

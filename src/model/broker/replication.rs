@@ -159,7 +159,7 @@ impl Broker {
         for (node, partitions) in by_leader {
             let corr = self.next_id();
             self.replica_fetches.insert(node, corr);
-            let req = FetchRequest { correlation_id: corr, replica_id: Some(me), max_wait_ms: wait, min_bytes: 1, max_bytes: 1 << 20, partitions };
+            let req = FetchRequest { correlation_id: corr, replica_id: Some(me), max_wait_ms: wait, min_bytes: 1, max_bytes: self.settings().replica_fetch_max_bytes, partitions };
             ctx.send(node, Msg::FetchRequest(req));
             ctx.set_timer(NodeTimer::Broker(BrokerTimer::ReplicaFetchTimeout(corr)), SimDuration::from_millis(30_000));
         }
