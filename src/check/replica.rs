@@ -26,15 +26,24 @@ use crate::model::{BrokerId, KafkaNode, LeaderEpoch, NodeId, Observation, Offset
 pub struct ReplicaInvariants {
     /// The first record committed at each offset, and the broker that had it.
     committed: BTreeMap<TopicPartition, BTreeMap<Offset, (RecordId, BrokerId)>>,
-    /// Per replica: offsets below this were already compared.
-    verified: BTreeMap<(BrokerId, TopicPartition), Offset>,
-    last_hw: BTreeMap<(BrokerId, TopicPartition), Offset>,
-    last_epoch: BTreeMap<(BrokerId, TopicPartition), LeaderEpoch>,
-    leaders: BTreeMap<(TopicPartition, LeaderEpoch), BrokerId>,
+    /// What was last seen of each replica, per broker and partition (nested so that the check
+    /// after every step clones no key).
+    replicas: BTreeMap<BrokerId, BTreeMap<TopicPartition, Seen>>,
+    /// Per partition, the broker that led each leader epoch.
+    leaders: BTreeMap<TopicPartition, BTreeMap<LeaderEpoch, BrokerId>>,
     /// The broker epoch of each broker's current life.
     lives: BTreeMap<BrokerId, Option<u64>>,
     reported: BTreeSet<(&'static str, TopicPartition)>,
     violations: Vec<Violation>,
+}
+
+/// One replica as last seen in its broker's current life.
+#[derive(Default)]
+struct Seen {
+    hw: Option<Offset>,
+    epoch: Option<LeaderEpoch>,
+    /// Offsets below this were already compared with the committed records.
+    verified: Option<Offset>,
 }
 
 impl ReplicaInvariants {
@@ -47,62 +56,45 @@ impl ReplicaInvariants {
         if self.lives.get(&me) != Some(&broker.broker_epoch) {
             // A new life (a restart): what it had before the crash no longer binds it.
             self.lives.insert(me, broker.broker_epoch);
-            self.last_hw.retain(|(b, _), _| *b != me);
-            self.last_epoch.retain(|(b, _), _| *b != me);
-            self.verified.retain(|(b, _), _| *b != me);
+            self.replicas.remove(&me);
         }
+        let mut found: Vec<(&'static str, &TopicPartition, String)> = Vec::new();
+        let replicas = self.replicas.entry(me).or_default();
         for (tp, part) in &broker.partitions {
-            let key = (me, tp.clone());
+            if !replicas.contains_key(tp) {
+                replicas.insert(tp.clone(), Seen::default());
+            }
+            let seen = replicas.get_mut(tp).expect("just inserted");
             let hw = part.log.high_watermark();
-            if let Some(prev) = self.last_hw.insert(key.clone(), hw) {
+            if let Some(prev) = seen.hw.replace(hw) {
                 if hw < prev {
-                    self.report("hw-monotonic", tp, seq, format!("{tp}: the high watermark on {node_name} went back from {prev} to {hw}"));
+                    found.push(("hw-monotonic", tp, format!("{tp}: the high watermark on {node_name} went back from {prev} to {hw}")));
                 }
             }
             if let Some(state) = &part.state {
                 let epoch = state.leader_epoch;
-                if let Some(prev) = self.last_epoch.insert(key.clone(), epoch) {
+                if let Some(prev) = seen.epoch.replace(epoch) {
                     if epoch < prev {
-                        self.report("epoch-monotonic", tp, seq, format!("{tp}: the leader epoch on {node_name} went back from {prev} to {epoch}"));
+                        found.push(("epoch-monotonic", tp, format!("{tp}: the leader epoch on {node_name} went back from {prev} to {epoch}")));
                     }
                 }
                 if part.is_leader(me) {
-                    let claimed = *self.leaders.entry((tp.clone(), epoch)).or_insert(me);
+                    if !self.leaders.contains_key(tp) {
+                        self.leaders.insert(tp.clone(), BTreeMap::new());
+                    }
+                    let by_epoch = self.leaders.get_mut(tp).expect("just inserted");
+                    let claimed = *by_epoch.entry(epoch).or_insert(me);
                     if claimed != me {
-                        self.report("single-leader", tp, seq, format!("{tp}: both {claimed} and {me} led in leader epoch {epoch}"));
+                        found.push(("single-leader", tp, format!("{tp}: both {claimed} and {me} led in leader epoch {epoch}")));
                     }
                 }
             }
-            self.match_logs(me, tp, part, seq, node_name);
-        }
-    }
-
-    fn match_logs(&mut self, me: BrokerId, tp: &TopicPartition, part: &crate::model::broker::Partition, seq: u64, node_name: &str) {
-        let hw = part.log.high_watermark();
-        let key = (me, tp.clone());
-        let from = self.verified.get(&key).copied().unwrap_or(part.log.log_start_offset());
-        if hw <= from {
-            return;
-        }
-        let committed = self.committed.entry(tp.clone()).or_default();
-        let mut mismatch = None;
-        for (offset, record) in part.log.records().skip_while(|(o, _)| *o < from).take_while(|(o, _)| *o < hw) {
-            match committed.get(&offset) {
-                None => {
-                    committed.insert(offset, (record.id, me));
-                }
-                Some((id, other)) if *id != record.id && mismatch.is_none() => mismatch = Some((offset, *id, *other, record.id)),
-                Some(_) => {}
+            if let Some(summary) = match_logs(&mut self.committed, seen, me, tp, part, node_name) {
+                found.push(("log-matching", tp, summary));
             }
         }
-        self.verified.insert(key, hw);
-        if let Some((offset, theirs, other, ours)) = mismatch {
-            self.report(
-                "log-matching",
-                tp,
-                seq,
-                format!("{tp}: below the high watermark, offset {offset} is {ours} on {node_name} but was committed as {theirs} on {other}"),
-            );
+        for (kind, tp, summary) in found {
+            self.report(kind, tp, seq, summary);
         }
     }
 
@@ -115,6 +107,41 @@ impl ReplicaInvariants {
     pub fn into_violations(self) -> Vec<Violation> {
         self.violations
     }
+}
+
+/// Compares a replica's records between what was already verified and its high watermark with
+/// the first record committed at each offset; the summary of the first mismatch, if any.
+fn match_logs(
+    committed: &mut BTreeMap<TopicPartition, BTreeMap<Offset, (RecordId, BrokerId)>>,
+    seen: &mut Seen,
+    me: BrokerId,
+    tp: &TopicPartition,
+    part: &crate::model::broker::Partition,
+    node_name: &str,
+) -> Option<String> {
+    let hw = part.log.high_watermark();
+    let from = seen.verified.unwrap_or(part.log.log_start_offset()).max(part.log.log_start_offset());
+    if hw <= from {
+        return None;
+    }
+    if !committed.contains_key(tp) {
+        committed.insert(tp.clone(), BTreeMap::new());
+    }
+    let committed = committed.get_mut(tp).expect("just inserted");
+    let mut mismatch = None;
+    for (offset, record) in part.log.records_from(from).take_while(|(o, _)| *o < hw) {
+        match committed.get(&offset) {
+            None => {
+                committed.insert(offset, (record.id, me));
+            }
+            Some((id, other)) if *id != record.id && mismatch.is_none() => mismatch = Some((offset, *id, *other, record.id)),
+            Some(_) => {}
+        }
+    }
+    seen.verified = Some(hw);
+    mismatch.map(|(offset, theirs, other, ours)| {
+        format!("{tp}: below the high watermark, offset {offset} is {ours} on {node_name} but was committed as {theirs} on {other}")
+    })
 }
 
 /// `read-above-hw`: every record a poll returned lies below the high watermark that came with it.

@@ -24,6 +24,9 @@ use crate::explore::{run_scenario, RunOptions};
 struct Timing {
     actor_since: Option<Instant>,
     actors: Duration,
+    observe_since: Option<Instant>,
+    /// The white-box invariants checked after every step.
+    observing: Duration,
     check_from: Option<Instant>,
 }
 
@@ -41,8 +44,16 @@ impl Profiler for Clock {
         }
     }
     fn phase(&mut self, name: &'static str) {
-        if name == "check" {
-            self.0.borrow_mut().check_from = Some(Instant::now());
+        let mut t = self.0.borrow_mut();
+        match name {
+            "check" => t.check_from = Some(Instant::now()),
+            "observe" => t.observe_since = Some(Instant::now()),
+            "simulate" => {
+                if let Some(s) = t.observe_since.take() {
+                    t.observing += s.elapsed();
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -69,7 +80,8 @@ pub struct OneCore {
     pub virtual_s_per_wall_s: f64,
     pub seeds_per_s: f64,
     /// Shares of the run time: the engine (queue, network, disk, trace digest), the actors'
-    /// handlers (the Kafka model), the checkers.
+    /// handlers (the Kafka model), the checkers (the white-box invariants after every step and
+    /// the history checkers at the end).
     pub engine_share: f64,
     pub actors_share: f64,
     pub checks_share: f64,
@@ -120,7 +132,7 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
         let t = timing.borrow();
         total += ended - started;
         actors += t.actors;
-        checks += t.check_from.map_or(Duration::ZERO, |c| ended - c);
+        checks += t.check_from.map_or(Duration::ZERO, |c| ended - c) + t.observing;
         report.events += r.stats.events;
         report.virtual_time_s += r.stats.virtual_time_s;
         report.all_passed &= r.matched;

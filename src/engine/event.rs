@@ -123,6 +123,7 @@ pub trait TraceSink<A: Actor> {
 pub trait Profiler {
     fn actor_begin(&mut self);
     fn actor_end(&mut self);
-    /// The run moved on to another phase (`"check"`: the checkers judge the history).
+    /// The run moved on to another phase: `"observe"` (the per-step white-box checks start),
+    /// `"simulate"` (they ended), `"check"` (the checkers judge the history).
     fn phase(&mut self, _name: &'static str) {}
 }

@@ -9,38 +9,38 @@ use std::collections::BinaryHeap;
 
 use crate::model::SimTime;
 
-struct Entry<T> {
+/// A heap entry: the order key and where the item waits. The items themselves stay put in a slab,
+/// so the heap moves 24 bytes per sift instead of a whole event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
     at: SimTime,
     seq: u64,
-    item: T,
+    slot: u32,
 }
 
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<T> Ord for Entry<T> {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+impl Ord for Entry {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest first. `seq` is unique, so the
+    // slot never decides.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
 }
 
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Entry<T>>,
+    heap: BinaryHeap<Entry>,
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
     next_seq: u64,
 }
 
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_seq: 0 }
+        EventQueue { heap: BinaryHeap::new(), slots: Vec::new(), free: Vec::new(), next_seq: 0 }
     }
 }
 
@@ -48,7 +48,22 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, at: SimTime, item: T) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { at, seq, item });
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(item);
+                i
+            }
+            None => {
+                self.slots.push(Some(item));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.heap.push(Entry { at, seq, slot });
+    }
+
+    fn take(&mut self, e: Entry) -> T {
+        self.free.push(e.slot);
+        self.slots[e.slot as usize].take().expect("a queued slot holds its item")
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
@@ -68,7 +83,7 @@ impl<T> EventQueue<T> {
     pub fn pop_with(&mut self, pick: impl FnOnce(usize) -> usize) -> Option<(SimTime, T)> {
         let first = self.heap.pop()?;
         if self.heap.peek().map(|e| e.at) != Some(first.at) {
-            return Some((first.at, first.item));
+            return Some((first.at, self.take(first)));
         }
         let mut tied = vec![first];
         while self.heap.peek().map(|e| e.at) == Some(tied[0].at) {
@@ -79,7 +94,7 @@ impl<T> EventQueue<T> {
         for e in tied {
             self.heap.push(e);
         }
-        Some((winner.at, winner.item))
+        Some((winner.at, self.take(winner)))
     }
 }
 

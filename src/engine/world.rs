@@ -368,7 +368,13 @@ impl<A: Actor> World<A> {
             self.last_handled = None;
             self.step();
             if let Some(node) = self.last_handled {
+                if let Some(p) = self.profiler.as_mut() {
+                    p.phase("observe");
+                }
                 on_step(self, node);
+                if let Some(p) = self.profiler.as_mut() {
+                    p.phase("simulate");
+                }
                 if !self.triggers.is_empty() {
                     self.check_triggers();
                 }

@@ -116,6 +116,12 @@ impl PartitionLog {
         self.batches.iter().flat_map(|b| b.offsets())
     }
 
+    /// The records at `offset` and after, found by binary search over the batches.
+    pub fn records_from(&self, offset: Offset) -> impl Iterator<Item = (Offset, &Record)> {
+        let start = self.batches.partition_point(|b| b.next_offset() <= offset);
+        self.batches[start..].iter().flat_map(|b| b.offsets()).skip_while(move |(o, _)| *o < offset)
+    }
+
     /// Number of batches that hold offsets below `offset`: the disk length after truncating to it.
     pub fn batches_below(&self, offset: Offset) -> usize {
         self.batches.partition_point(|b| b.base_offset < offset)
