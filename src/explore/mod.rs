@@ -3,6 +3,7 @@
 
 pub mod determinism;
 pub mod runner;
+pub mod shrink;
 pub mod sweep;
 
 pub use runner::{run_scenario, RunOptions, RunReport, RunStats};

@@ -4,6 +4,7 @@
 //! limits, and what the run must end with. [`Scenario::load`] reads and validates one;
 //! [`Scenario::build`] turns it into a ready-to-run [`World`] for one seed.
 
+mod explicit;
 pub mod format;
 mod nemesis;
 mod triggers;
@@ -14,6 +15,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+pub use explicit::Draw;
 pub use format::*;
 
 use crate::engine::disk::DiskConfig;
