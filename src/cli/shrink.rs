@@ -30,7 +30,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     if args.out.exists() && !args.force {
         return bad(format!("{} exists; pass --force to overwrite it", args.out.display()));
     }
-    if !(args.budget_secs > 0.0) || args.max_runs == 0 || args.tries == 0 {
+    if args.budget_secs.is_nan() || args.budget_secs <= 0.0 || args.max_runs == 0 || args.tries == 0 {
         return bad("--budget-secs, --max-runs and --tries must be positive".into());
     }
     let scenario = match load_with_nemesis(&args.scenario, args.nemesis) {

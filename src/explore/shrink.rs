@@ -495,7 +495,7 @@ impl Shrinker<'_> {
         loop {
             let Some(v) = read(&self.base, &self.faults) else { return };
             let mut moved = false;
-            for next in [v / 2, v - v / 4] {
+            for next in [v / 2, v - (v / 4).max(1)] {
                 let next = next.max(floor);
                 if next >= v || self.stopped {
                     continue;
@@ -564,8 +564,7 @@ impl Shrinker<'_> {
         }
     }
 
-    /// Lowers partitions (topics and `__consumer_offsets`), `min.insync.replicas`, replication
-    /// factors and brokers.
+    /// Lowers partitions (topics and `__consumer_offsets`) and brokers.
     fn shrink_cluster(&mut self) {
         for i in 0..self.count("topics") {
             self.halve_int("topics", i, "partitions", 1, Some(1));
@@ -574,13 +573,8 @@ impl Shrinker<'_> {
         if groups {
             self.lower_key("cluster", "offsets.topic.num.partitions", 1, 50);
         }
-        for i in 0..self.count("topics") {
-            self.halve_int("topics", i, "min.insync.replicas", 1, None);
-            // The replication factor stays at least min.insync.replicas.
-            let min_isr = entry(&self.base, "topics", i).and_then(|t| t.get("min.insync.replicas")).and_then(Item::as_integer).unwrap_or(1);
-            self.halve_int("topics", i, "replication.factor", min_isr, None);
-        }
-        // Brokers stay at least the largest replication factor.
+        // Replication factors and min.insync.replicas are the durability configuration under test,
+        // not size: they stay, and the brokers stay at least the largest replication factor.
         let largest_rf = self.topics_max("replication.factor");
         self.lower_key("cluster", "brokers", largest_rf.max(1), 1);
     }
@@ -703,10 +697,9 @@ fn scripted_from_trigger(original: &Table, at: SimTime, label: &str, held: SimTi
     let after = original.get("after").and_then(Item::as_str).map(|a| format!(", after = \"{a}\"")).unwrap_or_default();
     let prefix = original.decor().prefix().and_then(|p| p.as_str()).unwrap_or("\n").to_string();
     let prefix = if prefix.is_empty() { "\n".to_string() } else { prefix };
-    t.decor_mut().set_prefix(format!(
-        "{prefix}# Fired by its trigger ({label}) at {}: originally `when = {when}{after}`.\n",
-        format_duration(held.saturating_since(SimTime::ZERO))
-    ));
+    let note = format!("Fired by its trigger ({label}) at {}: originally `when = {when}{after}`.", format_duration(held.saturating_since(SimTime::ZERO)));
+    let note: String = wrap(&note, 94).iter().map(|l| format!("# {l}\n")).collect();
+    t.decor_mut().set_prefix(format!("{prefix}{note}"));
     t
 }
 
