@@ -7,7 +7,7 @@
 //!    dimensions shrink.
 //! 3. Delta debugging ([`ddmin`]) over the faults, then halving of fault durations, the
 //!    workload, the consumers, the partitions, the brokers and the time limit. Each candidate is a
-//!    scenario file, parsed and run; it is kept if it still fails with the target (with the
+//!    scenario file, parsed and run; it is kept if its verdict is still the target (with the
 //!    current seed or, with `tries > 1`, one of the next seeds) and still reaches the coverage
 //!    marks the scenario requires (`sometimes`) that the original run reached.
 //!
@@ -243,6 +243,7 @@ pub fn shrink(
         progress,
         stopped: false,
         must_reach: scenario.sometimes().into_iter().filter(|m| !original.stats.coverage_missed.contains(m)).collect(),
+        target: target.clone(),
         report: original.clone(),
         accepted: Vec::new(),
     };
@@ -343,6 +344,8 @@ struct Shrinker<'a> {
     /// candidate must reach them too, so that it fails the same way and not by another path to
     /// the same violation kind.
     must_reach: Vec<String>,
+    /// The verdict (first violation's kind) every kept candidate ends with.
+    target: String,
     /// The run of the current (last accepted) candidate.
     report: RunReport,
     accepted: Vec<String>,
@@ -387,7 +390,7 @@ impl Shrinker<'_> {
             self.runs += 1;
             let report = run_scenario(&scenario, seed, RunOptions::default());
             let reached = !report.stats.coverage_missed.iter().any(|m| self.must_reach.contains(m));
-            if report.matched && reached {
+            if report.verdict == self.target && reached {
                 return Some((seed, report));
             }
         }
@@ -723,7 +726,7 @@ fn drawn_table(d: &crate::scenario::Draw) -> Table {
         t.insert("for", toml_edit::value(format_duration(l)));
     }
     let what = match (d.action, d.lasts) {
-        ("heal", _) => format!("at {at}, the end of its safety phase, it heals everything"),
+        ("heal-all", _) => format!("at {at}, the end of its safety phase, it heals everything"),
         (_, Some(l)) => format!("{} at {at} for {}", d.label.trim_start_matches("nemesis: "), format_duration(l)),
         _ => format!("{} at {at}", d.label.trim_start_matches("nemesis: ")),
     };

@@ -11,8 +11,8 @@ use crate::model::{NodeId, SimDuration, SimTime};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draw {
     pub at: SimTime,
-    /// A scenario `action`: crash, kill, stop, pause, isolate, partition, clog, or heal (the end
-    /// of the safety phase).
+    /// A scenario `action`: crash, kill, stop, pause, isolate, partition, clog, or heal-all (the
+    /// end of the safety phase).
     pub action: &'static str,
     pub node: Option<String>,
     /// For `partition`: the sides.
@@ -47,6 +47,7 @@ impl Scenario {
                 Control::Restart(id) => ("restart", Some(name(id)), None),
                 Control::Resume(id) => ("resume", Some(name(id)), None),
                 Control::UnclogAll => ("unclog", None, None),
+                Control::HealAll => ("heal-all", None, None),
                 _ => ("heal", None, None),
             };
             let undo = match control {

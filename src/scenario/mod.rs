@@ -307,7 +307,7 @@ impl Scenario {
                 }
                 Ok(())
             }
-            Heal => Ok(()),
+            Heal | HealAll => Ok(()),
             Drop | Delay => {
                 optional(&fault.from, "from")?;
                 optional(&fault.to, "to")?;
@@ -442,6 +442,7 @@ impl Scenario {
                 Some((Control::Heal, "heal".into())),
             ),
             Heal => (Control::Heal, "heal".into(), None),
+            HealAll => (Control::HealAll, "heal everything".into(), None),
             Clog => {
                 let (c, l) = match node {
                     Some(n) => (Control::ClogNode(n), format!("clog {nn}")),
