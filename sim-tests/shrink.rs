@@ -42,6 +42,9 @@ fn a_scripted_bug_shrinks_to_fewer_faults_and_still_fails_the_same_way() {
     assert!(o.text.starts_with("# Shrunk by `kafkasim shrink` from scenarios/bugs/kip-101-truncate-to-hw.toml with seed 1."), "{}", o.text);
     assert!(o.text.contains("expect = \"lost-write\""));
     assert!(o.text.contains("\"KIP-101\" = true"), "the bug switch stays");
+    assert!(!o.text.contains("scripted below at the virtual time they fired"), "no fault came from a nemesis or a trigger");
+    let again = shrink_file(path, None, 200).expect("the bug scenario fails");
+    assert_eq!(again.text, o.text, "shrinking is deterministic");
 }
 
 #[test]

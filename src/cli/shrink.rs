@@ -60,7 +60,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     let (b, a) = (&outcome.before, &outcome.after);
     println!("shrunk    {} (seed {seed}{}) → {}", args.scenario.display(), scenario.reproduce_flags(), args.out.display());
     println!("violation {} (the shrunk run's verdict: {})", outcome.target, outcome.report.verdict);
-    if outcome.explicit {
+    if outcome.explicit && outcome.timeline_made {
         println!("faults    made explicit: every fault that fired is scripted at its time; the nemesis is off");
     } else if let Some(note) = &outcome.note {
         println!("note      {note}");

@@ -1,5 +1,5 @@
-//! Running scenarios: one run with its verdict, determinism checks, and (later) seed sweeps,
-//! replay and shrinking.
+//! Running scenarios: one run with its verdict, determinism checks, seed sweeps, and shrinking a
+//! failing run (replay comes later).
 
 pub mod determinism;
 pub mod runner;

@@ -115,6 +115,8 @@ pub struct ShrinkOutcome {
     pub seed: u64,
     /// Whether the nemesis' faults were made an explicit timeline (otherwise the nemesis stayed).
     pub explicit: bool,
+    /// Whether some fault came from the nemesis or a trigger (and is now scripted at a time).
+    pub timeline_made: bool,
     /// Why the nemesis stayed, when it did.
     pub note: Option<String>,
     pub before: Size,
@@ -192,7 +194,15 @@ pub fn shrink(
     set_value(&mut base, "name", name.into());
     set_value(&mut base, "description", format!("Shrunk from {} (seed {}{}): still ends in {target}.", scenario.path, options.seed, options.flags).into());
     strip_header(&mut base);
-    let original_tables: Vec<Table> = doc.get("faults").and_then(Item::as_array_of_tables).map(|a| a.iter().cloned().collect()).unwrap_or_default();
+    // `[[faults]]` tables, or an inline array of inline tables.
+    let original_tables: Vec<Table> = match doc.get("faults") {
+        Some(Item::ArrayOfTables(a)) => a.iter().cloned().collect(),
+        Some(Item::Value(Value::Array(a))) => a.iter().filter_map(Value::as_inline_table).map(|t| t.clone().into_table()).collect(),
+        _ => Vec::new(),
+    };
+    if original_tables.len() != scenario.file.faults.len() {
+        return Err(toml_error(format!("found {} fault tables for {} faults", original_tables.len(), scenario.file.faults.len())));
+    }
     let position = original_tables.first().and_then(Table::position).or_else(|| doc.get("nemesis").and_then(Item::as_table).and_then(Table::position));
 
     // The explicit timeline: scripted faults that fired (trigger-fired ones at the time they
@@ -268,7 +278,7 @@ pub fn shrink(
         }
     }
     if !explicit_mode {
-        if let Some(n) = nemesis_base.get_mut("nemesis").and_then(Item::as_table_mut) {
+        if let Some(n) = nemesis_base.get_mut("nemesis").and_then(Item::as_table_like_mut) {
             n.remove("enabled");
         }
         let scripted: Vec<Fault> = original_tables.iter().map(|t| Fault { table: t.clone(), at: SimTime::ZERO }).collect();
@@ -309,6 +319,7 @@ pub fn shrink(
         original_seed: options.seed,
         seed: shrinker.seed,
         explicit: explicit_mode,
+        timeline_made: nemesis_count > 0 || !fired.triggers.is_empty(),
         note,
         before,
         after,
@@ -753,7 +764,7 @@ fn header(scenario: &Scenario, options: &ShrinkOptions, o: &ShrinkOutcome) -> St
     lines.push(row("nodes", o.before.nodes.to_string(), o.after.nodes.to_string()));
     lines.push(row("virtual time", format!("{:.1}s", o.before.virtual_time_s), format!("{:.1}s", o.after.virtual_time_s)));
     lines.push(String::new());
-    if o.explicit {
+    if o.explicit && o.timeline_made {
         lines.push("The faults that fired in the original run (drawn by its nemesis or fired by triggers) are".into());
         lines.push("scripted below at the virtual time they fired; the nemesis is gone.".into());
     } else if let Some(note) = &o.note {
