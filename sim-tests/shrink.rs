@@ -83,3 +83,23 @@ fn a_run_that_passes_is_refused() {
         Ok(_) => panic!("a passing run was shrunk"),
     }
 }
+
+#[test]
+fn the_command_refuses_to_overwrite_its_output_without_force() {
+    let dir = std::env::temp_dir().join(format!("kafkasim-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("min.toml");
+    std::fs::write(&out, "keep me").expect("write");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kafkasim"))
+        .args(["shrink", "scenarios/bugs/kip-101-truncate-to-hw.toml", "-o"])
+        .arg(&out)
+        .output()
+        .expect("the command runs");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("exists; pass --force to overwrite it"));
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "keep me");
+    let missing = dir.join("no-such-dir").join("min.toml");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kafkasim")).args(["shrink", "scenarios/quickstart.toml", "-o"]).arg(&missing).output().expect("runs");
+    assert_eq!(run.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -30,6 +30,9 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     if args.out.exists() && !args.force {
         return bad(format!("{} exists; pass --force to overwrite it", args.out.display()));
     }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+        return bad(format!("{}: the directory {} does not exist", args.out.display(), dir.display()));
+    }
     if args.budget_secs.is_nan() || args.budget_secs <= 0.0 || args.max_runs == 0 || args.tries == 0 {
         return bad("--budget-secs, --max-runs and --tries must be positive".into());
     }

@@ -141,7 +141,8 @@ pub enum ShrinkError {
     Toml { path: String, message: String },
 }
 
-/// A fault entry of a candidate, with the comment printed above it.
+/// A fault entry of a candidate: its table (with the comment printed above it, in its decor)
+/// and when it fires (for ordering the explicit timeline).
 #[derive(Clone, Debug)]
 struct Fault {
     table: Table,
