@@ -147,6 +147,8 @@ pub enum ShrinkError {
 struct Fault {
     table: Table,
     at: SimTime,
+    /// Whether it was made from a nemesis draw or a trigger firing.
+    made: bool,
 }
 
 /// Faults and trigger firings seen in a run, from its trace.
@@ -187,14 +189,6 @@ pub fn shrink(
     }
     let toml_error = |message: String| ShrinkError::Toml { path: scenario.path.clone(), message };
     let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| toml_error(e.to_string()))?;
-
-    let mut base = doc.clone();
-    base.remove("faults");
-    set_value(&mut base, "expect", target.clone().into());
-    let name = format!("{}-shrunk", scenario.name);
-    set_value(&mut base, "name", name.into());
-    set_value(&mut base, "description", format!("Shrunk from {} (seed {}{}): still ends in {target}.", scenario.path, options.seed, options.flags).into());
-    strip_header(&mut base);
     // `[[faults]]` tables, or an inline array of inline tables.
     let original_tables: Vec<Table> = match doc.get("faults") {
         Some(Item::ArrayOfTables(a)) => a.iter().cloned().collect(),
@@ -204,35 +198,8 @@ pub fn shrink(
     if original_tables.len() != scenario.file.faults.len() {
         return Err(toml_error(format!("found {} fault tables for {} faults", original_tables.len(), scenario.file.faults.len())));
     }
-    let position = original_tables.first().and_then(Table::position).or_else(|| doc.get("nemesis").and_then(Item::as_table).and_then(Table::position));
-
-    // The explicit timeline: scripted faults that fired (trigger-fired ones at the time they
-    // fired), then the nemesis' draws that fired.
-    let end = SimTime((original.stats.virtual_time_s * 1e6).round() as u64);
-    let mut explicit = Vec::new();
-    let mut triggers_used = vec![false; fired.triggers.len()];
-    for (section, table) in scenario.file.faults.iter().zip(&original_tables) {
-        match (section.at, scenario.trigger_label(section)) {
-            (Some(at), _) => {
-                let at = SimTime::ZERO + at.0;
-                if at <= end {
-                    explicit.push(Fault { table: table.clone(), at });
-                }
-            }
-            (None, Some(label)) => {
-                let Some(i) = (0..fired.triggers.len()).find(|i| !triggers_used[*i] && fired.triggers[*i].1 == label) else { continue };
-                triggers_used[i] = true;
-                let at = fired.triggers[i].0 + section.after.map_or(SimDuration::ZERO, |d| d.0);
-                explicit.push(Fault { table: scripted_from_trigger(table, at, &label, fired.triggers[i].0), at });
-            }
-            (None, None) => {}
-        }
-    }
-    let nemesis_fired: Vec<_> = scenario.nemesis_draws(options.seed).into_iter().filter(|d| fired.faults.iter().any(|(at, l)| *at == d.at && *l == d.label)).collect();
-    let nemesis_count = nemesis_fired.len();
-    for d in &nemesis_fired {
-        explicit.push(Fault { table: drawn_table(d), at: d.at });
-    }
+    let explicit = explicit_timeline(scenario, options.seed, &original, &fired, &original_tables);
+    let timeline_made = explicit.iter().any(|f| f.made);
     let before = Size {
         faults: explicit.len(),
         events: original.stats.events,
@@ -241,11 +208,10 @@ pub fn shrink(
         nodes: scenario.node_names().len(),
         virtual_time_s: original.stats.virtual_time_s,
     };
-
     let mut shrinker = Shrinker {
-        base,
+        base: shrunk_base(&doc, scenario, &target, options),
         faults: Vec::new(),
-        position,
+        position: original_tables.first().and_then(Table::position).or_else(|| doc.get("nemesis").and_then(Item::as_table).and_then(Table::position)),
         seed: options.seed,
         tries: options.tries.max(1),
         out_name: options.out_name.clone(),
@@ -259,84 +225,79 @@ pub fn shrink(
         accepted: Vec::new(),
     };
     shrinker.set_seed(options.seed);
-
-    // Step 2: the explicit timeline, in time order (or in the original scheduling order).
-    let mut sorted = explicit.clone();
-    sorted.sort_by_key(|f| f.at);
-    let mut explicit_mode = false;
+    let explicit_mode = shrinker.make_explicit(explicit);
     let mut note = None;
-    let mut nemesis_base = shrinker.base.clone();
-    shrinker.base.remove("nemesis");
-    let same_order = shrinker.render_with(&shrinker.base, &sorted) == shrinker.render_with(&shrinker.base, &explicit);
-    for (k, candidate) in [sorted, explicit].into_iter().enumerate() {
-        if k == 1 && same_order {
-            break;
-        }
-        let (base, faults) = (shrinker.base.clone(), candidate);
-        if shrinker.accept(base, faults.clone(), &format!("explicit timeline: {} faults (nemesis off)", faults.len())) {
-            explicit_mode = true;
-            break;
-        }
-    }
     if !explicit_mode {
-        if let Some(n) = nemesis_base.get_mut("nemesis").and_then(Item::as_table_like_mut) {
-            n.remove("enabled");
-        }
-        let scripted: Vec<Fault> = original_tables.iter().map(|t| Fault { table: t.clone(), at: SimTime::ZERO }).collect();
-        shrinker.base = nemesis_base;
-        shrinker.faults = scripted;
-        if nemesis_count > 0 || scenario.file.faults.iter().any(|f| f.when.is_some()) {
+        let scripted: Vec<Fault> = original_tables.iter().map(|t| Fault { table: t.clone(), at: SimTime::ZERO, made: false }).collect();
+        if timeline_made {
             note = Some("the explicit timeline did not fail the same way (same-instant scheduling changed), so the nemesis and the triggers stay".to_string());
             (shrinker.progress)(&format!("note: {}", note.as_deref().unwrap_or_default()));
         }
-        if !shrinker.accept(shrinker.base.clone(), shrinker.faults.clone(), "keeping the nemesis") {
-            // Not even the original with its new name and expectation fails (budget gone).
-            shrinker.report = original.clone();
-        }
+        shrinker.keep_nemesis(scripted);
     }
-
-    // Step 3.
-    shrinker.shrink_faults();
-    shrinker.shrink_durations();
-    if !explicit_mode {
-        shrinker.shrink_nemesis();
-    }
-    shrinker.shrink_workload();
-    shrinker.shrink_cluster();
-    shrinker.shrink_faults();
-    shrinker.shrink_time_limit();
-
-    let report = shrinker.report.clone();
-    let after = Size {
-        faults: shrinker.faults.len() + if explicit_mode { 0 } else { nemesis_fired_in(&shrinker) },
-        events: report.stats.events,
-        steps: report.stats.steps,
-        records: report.stats.records_produced,
-        nodes: Scenario::parse(&shrinker.out_name, &shrinker.render()).map_or(0, |s| s.node_names().len()),
-        virtual_time_s: report.stats.virtual_time_s,
-    };
+    shrinker.shrink_all(explicit_mode);
     let mut outcome = ShrinkOutcome {
         target,
         original_seed: options.seed,
         seed: shrinker.seed,
         explicit: explicit_mode,
-        timeline_made: nemesis_count > 0 || !fired.triggers.is_empty(),
+        timeline_made,
         note,
         before,
-        after,
+        after: shrinker.size(explicit_mode),
         runs: shrinker.runs,
         accepted: shrinker.accepted.clone(),
         stopped_early: shrinker.stopped,
         text: String::new(),
-        report,
+        report: shrinker.report.clone(),
     };
     outcome.text = format!("{}{}", header(scenario, options, &outcome), shrinker.render());
     Ok(outcome)
 }
 
-/// How many nemesis draws fire in the shrinker's current scenario (with a kept nemesis).
-fn nemesis_fired_in(s: &Shrinker<'_>) -> usize {
-    Scenario::parse(&s.out_name, &s.render()).map_or(0, |sc| sc.nemesis_draws(s.seed).len())
+/// The original document without its faults, renamed, expecting the target, its header comment
+/// gone.
+fn shrunk_base(doc: &DocumentMut, scenario: &Scenario, target: &str, options: &ShrinkOptions) -> DocumentMut {
+    let mut base = doc.clone();
+    base.remove("faults");
+    set_value(&mut base, "expect", target.into());
+    set_value(&mut base, "name", format!("{}-shrunk", scenario.name).into());
+    set_value(&mut base, "description", format!("Shrunk from {} (seed {}{}): still ends in {target}.", scenario.path, options.seed, options.flags).into());
+    strip_header(&mut base);
+    base
+}
+
+/// Every fault that fired in the original run, as scripted entries: the file's faults at a time
+/// (those the run reached), trigger-fired faults at the time their trigger fired plus `after`,
+/// and the nemesis' draws. In scheduling order: the file's faults, then the nemesis'.
+fn explicit_timeline(scenario: &Scenario, seed: u64, original: &RunReport, fired: &Fired, tables: &[Table]) -> Vec<Fault> {
+    let end = SimTime((original.stats.virtual_time_s * 1e6).round() as u64);
+    let mut out = Vec::new();
+    let mut triggers_used = vec![false; fired.triggers.len()];
+    for (section, table) in scenario.file.faults.iter().zip(tables) {
+        match (section.at, scenario.trigger_label(section)) {
+            (Some(at), _) => {
+                let at = SimTime::ZERO + at.0;
+                if at <= end {
+                    out.push(Fault { table: table.clone(), at, made: false });
+                }
+            }
+            (None, Some(label)) => {
+                // Triggers with the same condition fire together, in the order they were added.
+                let Some(i) = (0..fired.triggers.len()).find(|i| !triggers_used[*i] && fired.triggers[*i].1 == label) else { continue };
+                triggers_used[i] = true;
+                let at = fired.triggers[i].0 + section.after.map_or(SimDuration::ZERO, |d| d.0);
+                out.push(Fault { table: scripted_from_trigger(table, at, &label, fired.triggers[i].0), at, made: true });
+            }
+            (None, None) => {}
+        }
+    }
+    for d in scenario.nemesis_draws(seed) {
+        if fired.faults.iter().any(|(at, l)| *at == d.at && *l == d.label) {
+            out.push(Fault { table: drawn_table(&d), at: d.at, made: true });
+        }
+    }
+    out
 }
 
 struct Shrinker<'a> {
@@ -364,6 +325,61 @@ struct Shrinker<'a> {
 }
 
 impl Shrinker<'_> {
+    /// Step 2: the explicit timeline, in time order (or else in the original scheduling order),
+    /// without the nemesis. Whether it fails with the target.
+    fn make_explicit(&mut self, explicit: Vec<Fault>) -> bool {
+        let mut base = self.base.clone();
+        base.remove("nemesis");
+        let mut sorted = explicit.clone();
+        sorted.sort_by_key(|f| f.at);
+        let same_order = self.render_with(&base, &sorted) == self.render_with(&base, &explicit);
+        let candidates = if same_order { vec![sorted] } else { vec![sorted, explicit] };
+        candidates.into_iter().any(|faults| {
+            let what = format!("explicit timeline: {} faults (nemesis off)", faults.len());
+            self.accept(base.clone(), faults, &what)
+        })
+    }
+
+    /// When the explicit timeline does not fail: the nemesis stays (turned on, as `--nemesis`
+    /// would) and so do the file's faults, triggers included.
+    fn keep_nemesis(&mut self, scripted: Vec<Fault>) {
+        if let Some(n) = self.base.get_mut("nemesis").and_then(Item::as_table_like_mut) {
+            n.remove("enabled");
+        }
+        self.faults = scripted;
+        // If even this does not fail (the budget is gone), the original run stands as the report.
+        self.accept(self.base.clone(), self.faults.clone(), "keeping the nemesis");
+    }
+
+    /// The size of the current candidate (with a kept nemesis, its draws count as faults).
+    fn size(&self, explicit: bool) -> Size {
+        let scenario = Scenario::parse(&self.out_name, &self.render()).ok();
+        let draws = if explicit { 0 } else { scenario.as_ref().map_or(0, |s| s.nemesis_draws(self.seed).len()) };
+        let stats = &self.report.stats;
+        Size {
+            faults: self.faults.len() + draws,
+            events: stats.events,
+            steps: stats.steps,
+            records: stats.records_produced,
+            nodes: scenario.map_or(0, |s| s.node_names().len()),
+            virtual_time_s: stats.virtual_time_s,
+        }
+    }
+
+    /// Step 3, in order: faults, durations, the nemesis' safety phase, workload, cluster, faults
+    /// again, time limit.
+    fn shrink_all(&mut self, explicit: bool) {
+        self.shrink_faults();
+        self.shrink_durations();
+        if !explicit {
+            self.shrink_nemesis();
+        }
+        self.shrink_workload();
+        self.shrink_cluster();
+        self.shrink_faults();
+        self.shrink_time_limit();
+    }
+
     fn render_with(&self, base: &DocumentMut, faults: &[Fault]) -> String {
         let mut doc = base.clone();
         if !faults.is_empty() {
