@@ -1,6 +1,7 @@
 //! Running scenarios: one run with its verdict, determinism checks, seed sweeps, and shrinking a
 //! failing run (replay comes later).
 
+pub mod ddmin;
 pub mod determinism;
 pub mod runner;
 pub mod shrink;
