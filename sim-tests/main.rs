@@ -8,3 +8,4 @@ mod model_purity;
 mod replication;
 mod faults;
 mod cli;
+mod shrink;

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod explore;
+pub mod shrink;
 pub mod tools;
 
 use std::fs::File;
@@ -164,6 +165,34 @@ pub enum Command {
     },
     /// List the coverage marks the model can reach (for `sometimes` and `when = { mark = … }`).
     Marks,
+    /// Turn a failing run into a minimal scenario file that still fails with the same violation
+    /// kind: the faults that fired become an explicit timeline, then faults, durations, workload,
+    /// members, partitions and brokers are cut while the run still fails.
+    Shrink {
+        scenario: PathBuf,
+        /// The seed of the failing run (default: the scenario's `run.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the shrunk scenario (refuses to overwrite an existing file unless
+        /// --force).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Run the scenario's `[nemesis]` even if it says `enabled = false`.
+        #[arg(long)]
+        nemesis: bool,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Stop searching after this many seconds of wall time.
+        #[arg(long, default_value_t = 60.0)]
+        budget_secs: f64,
+        /// Stop searching after this many candidate runs.
+        #[arg(long, default_value_t = 2000)]
+        max_runs: usize,
+        /// Seeds tried per candidate: the current seed, then the next ones.
+        #[arg(long, default_value_t = 1)]
+        tries: u64,
+    },
     /// Run each seed twice and compare trace digests.
     CheckDeterminism {
         scenario: PathBuf,
@@ -177,6 +206,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { scenario, seed, json, trace, force, nemesis } => run(&scenario, seed, json, trace, force, nemesis),
+        Command::Shrink { scenario, seed, output, nemesis, force, budget_secs, max_runs, tries } => {
+            shrink::shrink(shrink::ShrinkArgs { scenario, seed, out: output, nemesis, force, budget_secs, max_runs, tries })
+        }
         Command::CheckDeterminism { scenario, seeds } => check_determinism(&scenario, &seeds),
         Command::Assign => tools::assign(),
         Command::Marks => {

@@ -1,8 +1,10 @@
-//! Running scenarios: one run with its verdict, determinism checks, and (later) seed sweeps,
-//! replay and shrinking.
+//! Running scenarios: one run with its verdict, determinism checks, seed sweeps, and shrinking a
+//! failing run (replay comes later).
 
+pub mod ddmin;
 pub mod determinism;
 pub mod runner;
+pub mod shrink;
 pub mod sweep;
 
 pub use runner::{run_scenario, RunOptions, RunReport, RunStats};

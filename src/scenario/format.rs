@@ -329,6 +329,9 @@ pub enum FaultAction {
     OneWay,
     /// Remove every partition.
     Heal,
+    /// What the nemesis does at the end of its safety phase: remove every partition and clog,
+    /// resume paused nodes, restart nodes that are down.
+    HealAll,
     /// Hold every message between `from` and `to` (or to and from `node`) until unclogged.
     Clog,
     Unclog,

@@ -4,6 +4,7 @@
 //! limits, and what the run must end with. [`Scenario::load`] reads and validates one;
 //! [`Scenario::build`] turns it into a ready-to-run [`World`] for one seed.
 
+mod explicit;
 pub mod format;
 mod nemesis;
 mod triggers;
@@ -14,6 +15,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+pub use explicit::Draw;
 pub use format::*;
 
 use crate::engine::disk::DiskConfig;
@@ -305,7 +307,7 @@ impl Scenario {
                 }
                 Ok(())
             }
-            Heal => Ok(()),
+            Heal | HealAll => Ok(()),
             Drop | Delay => {
                 optional(&fault.from, "from")?;
                 optional(&fault.to, "to")?;
@@ -441,6 +443,7 @@ impl Scenario {
                 Some((Control::Heal, "heal".into())),
             ),
             Heal => (Control::Heal, "heal".into(), None),
+            HealAll => (Control::HealAll, "heal everything".into(), None),
             Clog => {
                 let (c, l) = match node {
                     Some(n) => (Control::ClogNode(n), format!("clog {nn}")),
