@@ -225,7 +225,14 @@ fn explicit_timeline(scenario: &Scenario, seed: u64, original: &RunReport, fired
             (Some(at), _) => {
                 let at = SimTime::ZERO + at.0;
                 if at <= end {
-                    out.push(Fault { table: table.clone(), at, made: false });
+                    let mut table = table.clone();
+                    let commented = table.decor().prefix().and_then(|p| p.as_str()).is_some_and(|p| p.contains('#'));
+                    if !commented {
+                        let action = table.get("action").and_then(Item::as_str).unwrap_or("fault").to_string();
+                        let on = ["node", "from", "to"].iter().filter_map(|k| table.get(k).and_then(Item::as_str).map(|v| format!(" {k} {v}"))).collect::<String>();
+                        table.decor_mut().set_prefix(format!("\n# Scripted in the original: {action}{on} at {}.\n", format_duration(at.saturating_since(SimTime::ZERO))));
+                    }
+                    out.push(Fault { table, at, made: false });
                 }
             }
             (None, Some(label)) => {
