@@ -62,6 +62,8 @@ fn every_fault_and_trigger_fires_at_its_moment() {
     fired(68.0, "disconnect p1 <-> b0");
     fired(69.0, "drop next 2 fetchresponse");
     fired(70.0, "delay next 3 producerequest");
+    fired(72.0, "slow b1: +0.150s latency");
+    fired(74.0, "b1 back to normal latency");
     // Triggered: every kind fired once, and its fault follows it at `after`.
     let kinds = ["group orders-app enters Stable", "c1 has processed 500", "p1 has had 2000", "orders-0 has a leader in epoch 1", "orders-1 acknowledged offset 700", "mark consumer.fenced on c1"];
     for kind in kinds {

@@ -134,6 +134,8 @@ pub struct Network<P> {
     held: BTreeMap<(NodeId, NodeId), VecDeque<(u64, P)>>,
     rules: Vec<MessageRule>,
     rule_hits: Vec<u32>,
+    /// Extra latency of every message to or from a node (latency spikes).
+    slow: BTreeMap<NodeId, SimDuration>,
 }
 
 impl<P> Network<P> {
@@ -147,6 +149,7 @@ impl<P> Network<P> {
             held: BTreeMap::new(),
             rules: Vec::new(),
             rule_hits: Vec::new(),
+            slow: BTreeMap::new(),
         }
     }
 
@@ -193,6 +196,21 @@ impl<P> Network<P> {
         SendOutcome::Deliver { arrivals, conn }
     }
 
+    /// Every message to or from `node` takes `extra` longer from now on (zero: back to normal).
+    /// Messages already in flight keep their arrival times.
+    pub fn slow(&mut self, node: NodeId, extra: SimDuration) {
+        if extra == SimDuration::ZERO {
+            self.slow.remove(&node);
+        } else {
+            self.slow.insert(node, extra);
+        }
+    }
+
+    /// Ends every latency spike.
+    pub fn clear_slow(&mut self) {
+        self.slow.clear();
+    }
+
     /// Keeps a message on a clogged link until it is unclogged.
     pub fn hold(&mut self, from: NodeId, to: NodeId, conn: u64, payload: P) {
         self.held.entry((from, to)).or_default().push_back((conn, payload));
@@ -213,8 +231,9 @@ impl<P> Network<P> {
             Latency::Constant(d) => d,
             Latency::Uniform { min, max } => chooser.duration(Choice::Latency { from, to }, min, max),
         };
+        let spike = [from, to].iter().filter_map(|n| self.slow.get(n)).fold(SimDuration::ZERO, |a, b| a + *b);
         let link = self.links.entry((from, to)).or_default();
-        let mut at = now + latency + extra;
+        let mut at = now + latency + extra + spike;
         if let Some(last) = link.last_arrival {
             at = at.max(last + SimDuration(1));
         }
@@ -428,6 +447,27 @@ mod tests {
 
     fn arrives(n: &mut Network<u32>, from: NodeId, to: NodeId) -> bool {
         matches!(n.send(SimTime::ZERO, from, to, "FetchRequest", &mut Min::default()), SendOutcome::Deliver { .. })
+    }
+
+    fn arrival(n: &mut Network<u32>, now: u64, from: NodeId, to: NodeId) -> SimTime {
+        match n.send(SimTime(now), from, to, "FetchRequest", &mut Min::default()) {
+            SendOutcome::Deliver { arrivals, .. } => arrivals[0],
+            _ => panic!("not delivered"),
+        }
+    }
+
+    #[test]
+    fn a_slow_node_adds_its_latency_both_ways_until_it_ends() {
+        let mut n = net();
+        n.slow(B, SimDuration::from_millis(200));
+        assert_eq!(arrival(&mut n, 0, A, B), SimTime(201_000), "1 ms link + 200 ms spike");
+        assert_eq!(arrival(&mut n, 0, B, C), SimTime(201_000));
+        assert_eq!(arrival(&mut n, 0, A, C), SimTime(1_000), "other links are not slowed");
+        n.slow(B, SimDuration::ZERO);
+        assert_eq!(arrival(&mut n, 300_000, A, B), SimTime(301_000));
+        n.slow(C, SimDuration::from_millis(5));
+        n.clear_slow();
+        assert_eq!(arrival(&mut n, 400_000, A, C), SimTime(401_000));
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub enum Control {
     BreakConnection(NodeId, NodeId),
     AddRule(MessageRule),
     SetLink { from: NodeId, to: NodeId, link: LinkConfig },
+    /// A latency spike: every message to or from `node` takes `extra` longer (zero ends it).
+    Slow { node: NodeId, extra: SimDuration },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -667,6 +669,7 @@ impl<A: Actor> World<A> {
             Control::Heal => self.heal(),
             Control::HealAll => {
                 self.heal();
+                self.net.clear_slow();
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
                     self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
                 }
@@ -698,6 +701,7 @@ impl<A: Actor> World<A> {
                 self.net.add_rule(rule);
             }
             Control::SetLink { from, to, link } => self.net.set_link(from, to, link),
+            Control::Slow { node, extra } => self.net.slow(node, extra),
         }
     }
 

@@ -341,6 +341,9 @@ pub enum FaultAction {
     Drop,
     /// Delay the next `count` messages matching `kind`/`from`/`to` by `delay`.
     Delay,
+    /// A latency spike: every message to or from `node` takes `latency` longer (on top of the
+    /// link's latency); `for` ends it.
+    Slow,
 }
 
 #[derive(Debug, Deserialize)]
@@ -362,6 +365,8 @@ pub struct FaultSection {
     #[serde(default = "one_u32")]
     pub count: u32,
     pub delay: Option<Duration>,
+    /// The extra latency of a `slow` node.
+    pub latency: Option<Duration>,
     /// Undo the fault after this long (restart, resume, heal, unclog).
     #[serde(rename = "for")]
     pub duration: Option<Duration>,

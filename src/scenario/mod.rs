@@ -308,6 +308,13 @@ impl Scenario {
                 Ok(())
             }
             Heal | HealAll => Ok(()),
+            Slow => {
+                node_ref(&fault.node, "node")?;
+                if fault.latency.is_none() {
+                    return Err((fault.action.span(), "a slow node needs `latency = \"<duration>\"` (the extra latency of its messages)".into()));
+                }
+                Ok(())
+            }
             Drop | Delay => {
                 optional(&fault.from, "from")?;
                 optional(&fault.to, "to")?;
@@ -452,6 +459,14 @@ impl Scenario {
                 (c, l, Some((Control::UnclogAll, "unclog".into())))
             }
             Unclog => (Control::UnclogAll, "unclog".into(), None),
+            Slow => {
+                let (n, extra) = (node.unwrap(), fault.latency.expect("validated").0);
+                (
+                    Control::Slow { node: n, extra },
+                    format!("slow {nn}: +{:.3}s latency", extra.as_secs_f64()),
+                    Some((Control::Slow { node: n, extra: SimDuration::ZERO }, format!("{nn} back to normal latency"))),
+                )
+            }
             Disconnect => (Control::BreakConnection(from.unwrap(), to.unwrap()), format!("disconnect {fromn} <-> {ton}"), None),
             Drop | Delay => {
                 let action = match fault.delay {
