@@ -2,6 +2,7 @@
 //! writes files.
 
 pub mod tools;
+pub mod trace;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -108,6 +109,12 @@ pub enum Command {
         #[arg(long, default_value = "1..11")]
         seeds: String,
     },
+    /// Explain a run line by line in Kafka's words: run a scenario (or read a saved trace with
+    /// --file) and print each step with its virtual time, its actor, what happened and why.
+    Trace(trace::TraceArgs),
+    /// Compare two saved traces and name the first semantic difference (a generation's
+    /// assignment, a leader, a commit, an acknowledged offset, a record consumed, a fault).
+    Diff(trace::DiffArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -125,6 +132,8 @@ pub fn main() -> ExitCode {
         Command::Partition => tools::partition(),
         Command::Coordinator { group, offsets_partitions } => tools::coordinator(&group, offsets_partitions),
         Command::Explore { scenario, seeds, jobs, until_failure, json, nemesis } => explore(&scenario, &seeds, jobs, until_failure, json, nemesis),
+        Command::Trace(args) => trace::trace(args),
+        Command::Diff(args) => trace::diff(args),
     }
 }
 

@@ -263,7 +263,8 @@ impl Consumer {
 
     pub fn on_start(&mut self, ctx: &mut CCtx<'_>) {
         let topic = self.config.topic.clone();
-        ctx.explain(|| format!("consumer starts: assign() on {topic}; first it asks for metadata"));
+        let how = if self.config.group.is_some() { "subscribe()" } else { "assign()" };
+        ctx.explain(|| format!("consumer starts: {how} on {topic}; first it asks for metadata"));
         self.request_metadata(ctx);
     }
 
@@ -518,7 +519,7 @@ impl Consumer {
                 *pos = Position::At(p.offset);
                 self.processed.insert(p.partition.clone(), p.offset);
                 let (tp, o) = (p.partition.clone(), p.offset);
-                ctx.explain(|| format!("{tp}: position set to {o} ({spec:?}, {reason:?})"));
+                ctx.explain(|| format!("{tp}: position set to {o}, the {} offset ({})", format!("{spec:?}").to_lowercase(), format!("{reason:?}").to_lowercase()));
                 ctx.observe(Observation::PositionSet { partition: p.partition, offset: p.offset, reason });
             } else {
                 // NOT_LEADER_OR_FOLLOWER and the like: the leader moved. Refresh the metadata

@@ -114,7 +114,7 @@ impl Broker {
         let forced = super::count_appended(ctx, part, n);
         ctx.explain(|| {
             let flush = if forced { ", flush.messages reached: fsync before it counts" } else { ", in the page cache (not fsynced)" };
-            format!("leader {me} appended {n} records of {tp} at offsets {base}..{} in leader epoch {epoch} (acks={acks}){flush}", next.0 - 1)
+            format!("leader {me} appended {n} record(s) of {tp} at offsets {base}..{} in leader epoch {epoch} (acks={acks}){flush}", next.0 - 1)
         });
         resp.base_offset = Some(base);
         (resp, Some(next))
