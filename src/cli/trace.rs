@@ -36,6 +36,10 @@ pub struct TraceArgs {
     /// with nothing to say.
     #[arg(long, conflicts_with = "all")]
     pub brief: bool,
+    /// Hide the record flow that went well: sends, appends, acknowledgements, fetches, polls and
+    /// processing without an error (the group and replication story stays).
+    #[arg(long)]
+    pub no_records: bool,
     /// Only steps at, from or to this node (b0, controller, p1, c1, …); repeatable.
     #[arg(long = "actor", value_name = "NAME")]
     pub actors: Vec<String>,
@@ -117,6 +121,7 @@ fn options(args: &TraceArgs, nodes: &[String]) -> Result<TextOptions, String> {
         partition: args.partition.clone(),
         kinds: args.kinds.clone(),
         hide: args.hide.clone(),
+        no_records: args.no_records,
         from_s: args.from,
         to_s: args.to,
         around: args.around,

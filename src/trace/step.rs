@@ -157,11 +157,36 @@ fn u32_field(v: &Value, name: &str) -> Result<u32, String> {
 fn wire(v: &Value) -> Result<Wire, String> {
     let raw = field(v, "msg")?;
     let api = str_field(raw, "api").map_err(|e| format!("msg: {e}"))?;
-    // Through text: map keys that are numbers (`"brokers":{"1":…}`) parse only from a string.
-    match serde_json::from_str::<Msg>(&raw.to_string()) {
+    match decode(raw, &api) {
         Ok(m) => Ok(Wire::Known(Box::new(m))),
         Err(_) if !crate::model::protocol::MESSAGE_KINDS.contains(&api.as_str()) => Ok(Wire::Unknown { api, raw: raw.clone() }),
         Err(e) => Err(format!("msg {api}: {e}")),
+    }
+}
+
+/// Decodes a message. `Msg` is tagged by `api`, and serde reads a tagged enum through a buffer
+/// that loses the difference between a map key `"1"` and the number 1; the metadata image (a map
+/// by broker id) is therefore decoded on its own.
+fn decode(raw: &Value, api: &str) -> Result<Msg, serde_json::Error> {
+    use crate::model::protocol::{BrokerHeartbeatResponse, UpdateMetadataRequest};
+    let image = |v: &Value| serde_json::from_value::<crate::model::metadata::MetadataImage>(v.clone());
+    match api {
+        "UpdateMetadataRequest" => Ok(Msg::UpdateMetadataRequest(UpdateMetadataRequest { metadata: image(&raw["metadata"])? })),
+        "BrokerHeartbeatResponse" => {
+            let mut rest = raw.clone();
+            let metadata = match rest.get_mut("metadata").map(Value::take) {
+                Some(Value::Null) | None => None,
+                Some(m) => Some(image(&m)?),
+            };
+            rest["metadata"] = Value::Null;
+            let mut r: BrokerHeartbeatResponse = match serde_json::from_value(rest)? {
+                Msg::BrokerHeartbeatResponse(r) => r,
+                _ => unreachable!("the api tag decides the variant"),
+            };
+            r.metadata = metadata;
+            Ok(Msg::BrokerHeartbeatResponse(r))
+        }
+        _ => serde_json::from_value(raw.clone()),
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Line {
     pub what: String,
     pub why: String,
     pub visibility: Visibility,
+    /// Part of the record flow that went well: a record sent, appended, acknowledged, fetched,
+    /// polled or processed without an error (what `no_records` hides).
+    pub record_flow: bool,
 }
 
 impl Line {
@@ -152,6 +155,7 @@ impl Explainer {
             what: String::new(),
             why: step.explanation.clone(),
             visibility: Visibility::Key,
+            record_flow: false,
         };
         self.note_rebalance_reason(&step.explanation, step.at_us);
         match &step.body {
@@ -200,6 +204,7 @@ impl Explainer {
                     line.groups.push(g);
                 }
                 line.topic = Some(timer_parts(timer).0);
+                line.record_flow = matches!(line.topic.as_deref(), Some("NextRecord" | "ProcessingDone" | "Drain" | "FetchExpiry"));
                 if step.explanation.is_empty() {
                     line.visibility = Visibility::Routine;
                 }
@@ -256,6 +261,7 @@ impl Explainer {
                 if op == "produce_invoked" {
                     line.visibility = Visibility::Routine; // the NextRecord timer says the same
                 }
+                line.record_flow = matches!(op.as_str(), "produce_invoked" | "produce_acked" | "polled" | "processed");
                 line.topic = Some(op);
             }
             Body::Mark { name } => {
@@ -329,6 +335,8 @@ impl Explainer {
                 }
             }
         }
+        // A fetch whose answer moved a group along (its assignment became durable) is not routine.
+        line.record_flow = is_record_flow(msg) && !names_token(&step.explanation, "group");
         if delivered && step.explanation.is_empty() && is_routine(msg, self.role(step.node)) {
             line.visibility = Visibility::Routine;
         }
@@ -366,6 +374,16 @@ fn is_routine(msg: &Msg, at: Option<Role>) -> bool {
         }
         Msg::HeartbeatResponse(r) => r.error_code == ErrorCode::None,
         Msg::BrokerHeartbeatResponse(r) => r.error_code == ErrorCode::None && r.metadata.is_none() && !r.is_fenced,
+        _ => false,
+    }
+}
+
+/// A produce or fetch that went well.
+fn is_record_flow(msg: &Msg) -> bool {
+    match msg {
+        Msg::ProduceRequest(_) | Msg::FetchRequest(_) => true,
+        Msg::ProduceResponse(r) => r.responses.iter().all(|p| p.error_code == ErrorCode::None),
+        Msg::FetchResponse(r) => r.partitions.iter().all(|p| p.error_code == ErrorCode::None && p.diverging_epoch.is_none()),
         _ => false,
     }
 }
@@ -610,6 +628,8 @@ pub struct TextOptions {
     /// Event kinds (`deliver`, `timer`…), request names (`JoinGroup`, `OffsetCommit`…),
     /// observations (`polled`, `committed`…) or timers (`AutoCommit`).
     pub kinds: Vec<String>,
+    /// Hide the record flow that went well (sends, appends, acks, fetches, polls, processing).
+    pub no_records: bool,
     /// The same vocabulary as `kinds`: lines of these kinds are left out.
     pub hide: Vec<String>,
     pub from_s: Option<f64>,
@@ -677,6 +697,9 @@ impl TextOptions {
             return false;
         }
         if !self.kinds.is_empty() && !self.kinds.iter().any(|k| Self::is_kind(l, k)) {
+            return false;
+        }
+        if self.no_records && l.record_flow {
             return false;
         }
         if self.hide.iter().any(|k| Self::is_kind(l, k)) {

@@ -298,7 +298,7 @@ fn join_response(r: &JoinGroupResponse) -> String {
             }
             if r.leader == r.member_id {
                 let ms: Vec<String> = r.members.iter().map(|(m, sub)| format!("{m} [{}]", sub.topics.join(", "))).collect();
-                s.push_str(&format!(" — this member leads and runs the assignor for {}", ms.join(", ")));
+                s.push_str(&format!(" (itself: it alone gets the members' subscriptions, {})", ms.join(", ")));
             }
             s
         }
