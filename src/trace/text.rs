@@ -12,7 +12,7 @@
 //! also hides the steady polling of a healthy cluster (fetches with nothing new, heartbeats
 //! answered NONE, timers and disk completions that did nothing worth saying, coverage marks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -101,6 +101,9 @@ pub struct Explainer {
     image_changes: BTreeMap<u64, String>,
     /// The last reason each group's coordinator gave for a rebalance, and when.
     rebalance_reasons: BTreeMap<String, (String, u64)>,
+    /// (node, peer) pairs whose broken connection was already told since the last fault or
+    /// start: a client retrying a dead broker learns it again at every attempt.
+    disconnects_told: BTreeSet<(u32, u32)>,
     /// Steps that could only be described generically (a message or timer this build does not
     /// know). A trace of this build's scenarios has none.
     pub undescribed: Vec<u64>,
@@ -130,6 +133,7 @@ impl Explainer {
             last_image: None,
             image_changes: BTreeMap::new(),
             rebalance_reasons: BTreeMap::new(),
+            disconnects_told: BTreeSet::new(),
             undescribed: Vec::new(),
         }
     }
@@ -153,11 +157,14 @@ impl Explainer {
             topic: None,
             groups: Vec::new(),
             what: String::new(),
-            why: step.explanation.clone(),
+            why: self.node_names_in(&step.explanation),
             visibility: Visibility::Key,
             record_flow: false,
         };
         self.note_rebalance_reason(&step.explanation, step.at_us);
+        if matches!(step.body, Body::Fault { .. } | Body::Start { .. } | Body::Lifecycle { .. }) {
+            self.disconnects_told.clear();
+        }
         match &step.body {
             Body::Start { restart } => {
                 line.what = if *restart { "restarts".into() } else { "starts".into() };
@@ -225,6 +232,9 @@ impl Explainer {
                 let p = self.name(*peer);
                 line.what = format!("learns that its connection to {p} broke; requests in flight on it are failed");
                 line.actors.push(p);
+                if !self.disconnects_told.insert((step.node.unwrap_or(0), *peer)) {
+                    line.visibility = Visibility::Routine;
+                }
             }
             Body::SetTimer { timer, due_us } => {
                 line.what = format!("sets timer {} for {}", timer_name(timer), seconds(*due_us));
@@ -291,6 +301,34 @@ impl Explainer {
             }
         }
         line
+    }
+
+    /// The model names nodes by index (`n0`); the reader knows them by name (`b0`).
+    fn node_names_in(&self, text: &str) -> String {
+        if !text.contains('n') {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find('n') {
+            let (before, from_n) = rest.split_at(i);
+            out.push_str(before);
+            let digits: String = from_n[1..].chars().take_while(char::is_ascii_digit).collect();
+            let prev_ok = !out.chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            let next_ok = !from_n[1 + digits.len()..].chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
+            match digits.parse::<u32>() {
+                Ok(n) if prev_ok && next_ok && (n as usize) < self.names.len() => {
+                    out.push_str(&self.names[n as usize]);
+                    rest = &from_n[1 + digits.len()..];
+                }
+                _ => {
+                    out.push('n');
+                    rest = &from_n[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
     }
 
     fn note_rebalance_reason(&mut self, explanation: &str, at_us: u64) {
@@ -591,7 +629,15 @@ fn observation(o: &Value) -> Option<String> {
                 _ => format!("poll() returns no records of {tp} (high watermark {hw})"),
             }
         }
-        "processed" => format!("the application processed {tp} offsets {}..{}", o["from"], o["through"]),
+        "processed" => {
+            // `through` is the position after the last record processed.
+            let (from, through) = (o["from"].as_i64().unwrap_or(0), o["through"].as_i64().unwrap_or(0));
+            if through - from <= 1 {
+                format!("the application processed {tp} offset {from}")
+            } else {
+                format!("the application processed {tp} offsets {from}..{}", through - 1)
+            }
+        }
         "position_set" => {
             let why = match o["reason"].as_str() {
                 Some("start") => "the configured starting point",
@@ -820,6 +866,13 @@ mod tests {
         assert_eq!(around.shown, 3);
         let timers = TextOptions { all: true, kinds: vec!["Heartbeat".into()], ..Default::default() };
         assert_eq!(render(&names, &steps, &timers).shown, 2, "the timer set and the timer fired");
+    }
+
+    #[test]
+    fn node_indexes_in_explanations_read_as_names() {
+        let (names, steps) = trace(&[]);
+        let ex = Explainer::new(&names, &steps);
+        assert_eq!(ex.node_names_in("connection to n0 broke; n2 and n7 and fn1 and n1x"), "connection to b0 broke; c1 and n7 and fn1 and n1x");
     }
 
     #[test]

@@ -250,7 +250,7 @@ fn fetch_response(r: &FetchResponse) -> String {
             };
             s.push_str(&format!(", high watermark {}", p.high_watermark));
             if let Some((epoch, end)) = p.diverging_epoch {
-                s.push_str(&format!(", diverging epoch {epoch} ends at offset {end}"));
+                s.push_str(&format!(", diverging epoch {epoch} ends at offset {end} (the follower truncates there)"));
             }
             s
         })

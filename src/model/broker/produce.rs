@@ -85,7 +85,7 @@ impl Broker {
             resp.error_code = ErrorCode::NotEnoughReplicas;
             ctx.mark("broker.produce.not_enough_replicas");
             let (isr, min) = (part.isr().to_vec(), part.topic.min_insync_replicas);
-            ctx.explain(|| format!("{tp}: ISR {isr:?} is below min.insync.replicas={min}: NOT_ENOUGH_REPLICAS, nothing appended"));
+            ctx.explain(|| format!("{tp}: ISR {} is below min.insync.replicas={min}: NOT_ENOUGH_REPLICAS, nothing appended", crate::model::BrokerId::list(&isr)));
             return (resp, None);
         }
         if let Some(p) = producer {
