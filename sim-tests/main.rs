@@ -7,3 +7,4 @@ mod engine_limits;
 mod model_purity;
 mod replication;
 mod faults;
+mod trace_text;

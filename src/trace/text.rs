@@ -101,9 +101,12 @@ pub struct Explainer {
     image_changes: BTreeMap<u64, String>,
     /// The last reason each group's coordinator gave for a rebalance, and when.
     rebalance_reasons: BTreeMap<String, (String, u64)>,
-    /// (node, peer) pairs whose broken connection was already told since the last fault or
-    /// start: a client retrying a dead broker learns it again at every attempt.
-    disconnects_told: BTreeSet<(u32, u32)>,
+    /// Failures already told since the last fault or start, by (node, peer, what): a client
+    /// retrying a dead broker learns again at every attempt that the connection broke, and loses
+    /// another request.
+    failures_told: BTreeSet<(u32, u32, String)>,
+    /// The last metadata each client was given, to tell a refresh that changed nothing.
+    last_metadata: BTreeMap<u32, String>,
     /// Steps that could only be described generically (a message or timer this build does not
     /// know). A trace of this build's scenarios has none.
     pub undescribed: Vec<u64>,
@@ -133,7 +136,8 @@ impl Explainer {
             last_image: None,
             image_changes: BTreeMap::new(),
             rebalance_reasons: BTreeMap::new(),
-            disconnects_told: BTreeSet::new(),
+            failures_told: BTreeSet::new(),
+            last_metadata: BTreeMap::new(),
             undescribed: Vec::new(),
         }
     }
@@ -163,7 +167,7 @@ impl Explainer {
         };
         self.note_rebalance_reason(&step.explanation, step.at_us);
         if matches!(step.body, Body::Fault { .. } | Body::Start { .. } | Body::Lifecycle { .. }) {
-            self.disconnects_told.clear();
+            self.failures_told.clear();
         }
         match &step.body {
             Body::Start { restart } => {
@@ -189,7 +193,12 @@ impl Explainer {
                         line.visibility = Visibility::Bookkeeping;
                     }
                     Fate::Held => line.what = format!("sends {} — held: the link is clogged", line.what),
-                    Fate::Dropped { reason } => line.what = format!("sends {} — lost: {}", line.what, drop_reason(reason)),
+                    Fate::Dropped { reason } => {
+                        line.what = format!("sends {} — lost: {}", line.what, drop_reason(reason));
+                        if !self.failures_told.insert((step.node.unwrap_or(0), *to, msg.api())) {
+                            line.visibility = Visibility::Routine;
+                        }
+                    }
                 }
             }
             Body::Drop { from, to, msg_kind, reason } => {
@@ -232,7 +241,7 @@ impl Explainer {
                 let p = self.name(*peer);
                 line.what = format!("learns that its connection to {p} broke; requests in flight on it are failed");
                 line.actors.push(p);
-                if !self.disconnects_told.insert((step.node.unwrap_or(0), *peer)) {
+                if !self.failures_told.insert((step.node.unwrap_or(0), *peer, String::new())) {
                     line.visibility = Visibility::Routine;
                 }
             }
@@ -377,6 +386,19 @@ impl Explainer {
         line.record_flow = is_record_flow(msg) && !names_token(&step.explanation, "group");
         if delivered && step.explanation.is_empty() && is_routine(msg, self.role(step.node)) {
             line.visibility = Visibility::Routine;
+        }
+        // A metadata refresh is news only when the answer changed.
+        if delivered {
+            match msg {
+                Msg::MetadataRequest(_) => line.visibility = line.visibility.max(Visibility::Routine),
+                Msg::MetadataResponse(_) => {
+                    if self.last_metadata.get(&dst).is_some_and(|last| *last == line.what) {
+                        line.visibility = line.visibility.max(Visibility::Routine);
+                    }
+                    self.last_metadata.insert(dst, line.what.clone());
+                }
+                _ => {}
+            }
         }
     }
 
