@@ -64,50 +64,56 @@ fn jsonl(path: &Path, seed: u64) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
+/// Every line of `--all` text has a sentence in words: no fallback, no debug output, no JSON.
+fn assert_every_step_explained(label: &str, names: &[String], steps: &[Step]) {
+    let r = render(names, steps, &TextOptions { all: true, ..Default::default() });
+    assert_eq!((r.total, r.shown), (steps.len(), steps.len()), "{label}: --all shows every step");
+    assert!(r.undescribed.is_empty(), "{label}: steps described only generically: {:?}", &r.undescribed[..r.undescribed.len().min(10)]);
+    for line in r.text.lines() {
+        // `   1.234s  actor              sentence`: the sentence is never empty.
+        let sentence = line.get(30..).unwrap_or("").trim();
+        assert!(sentence.len() > 5, "{label}: a step without a description: {line:?}");
+        assert!(!sentence.contains("Some(") && !sentence.contains("BrokerId(") && !sentence.contains("NodeId("), "{label}: Rust debug output: {line}");
+        assert!(!sentence.contains("{\""), "{label}: raw JSON: {line}");
+    }
+}
+
 #[test]
-fn no_learn_step_is_unexplained() {
+fn each_learn_scenario_explained_and_pinned() {
     let files = learn_scenarios();
     assert!(files.len() >= 10, "the learn scenarios: {files:?}");
     for path in &files {
         let (scenario, steps, report) = run(path, None);
         assert_eq!(report.verdict, "pass", "{}", path.display());
-        let all = TextOptions { all: true, ..Default::default() };
-        let r = render(&scenario.node_names(), &steps, &all);
-        assert_eq!(r.total, steps.len());
-        assert_eq!(r.shown, steps.len(), "--all shows every step");
-        assert!(r.undescribed.is_empty(), "{}: steps described only generically: {:?}", path.display(), &r.undescribed[..r.undescribed.len().min(10)]);
-        for line in r.text.lines() {
-            // `   1.234s  actor              sentence`: the sentence is never empty.
-            let sentence = line.get(30..).unwrap_or("").trim();
-            assert!(sentence.len() > 5, "{}: a step without a description: {line:?}", path.display());
-            assert!(!sentence.contains("Some(") && !sentence.contains("BrokerId(") && !sentence.contains("NodeId("), "{}: Rust debug output: {line}", path.display());
-        }
-        // Every event kind that occurred has its own words (none falls back to a JSON dump).
-        assert!(!r.text.contains("{\""), "{}: raw JSON in the text", path.display());
-    }
-}
-
-#[test]
-fn the_explained_text_of_each_learn_scenario() {
-    // The full default text runs to thousands of lines (every record's produce, replication,
-    // fetch, poll and processing). The snapshot is the default view without that record flow
-    // (`--no-records`): the group and replication story. Where even that passes 1500 lines (a
-    // broker down for long, with its clients retrying), `--brief` also hides the polling.
-    for path in learn_scenarios() {
-        let (scenario, steps, _) = run(&path, None);
+        let names = scenario.node_names();
+        assert_every_step_explained(&path.display().to_string(), &names, &steps);
+        // The full default text runs to thousands of lines (every record's produce, replication,
+        // fetch, poll and processing). The snapshot is the default view without that record flow
+        // (`--no-records`): the group and replication story. Where even that passes 1500 lines (a
+        // broker down for long, with its clients retrying), `--brief` also hides the polling.
         let mut opts = TextOptions { no_records: true, ..Default::default() };
-        let mut r = render(&scenario.node_names(), &steps, &opts);
+        let mut r = render(&names, &steps, &opts);
         let mut flags = "--no-records";
         if r.shown >= 1500 {
             opts.brief = true;
             flags = "--no-records --brief";
-            r = render(&scenario.node_names(), &steps, &opts);
+            r = render(&names, &steps, &opts);
         }
         assert!(r.shown < 1500 && r.shown > 50, "{}: {} lines", path.display(), r.shown);
         let rel = path.strip_prefix(root()).unwrap().display().to_string();
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         insta::assert_snapshot!(format!("learn_{name}"), format!("# kafkasim trace {rel} {flags}\n{}", r.text));
     }
+}
+
+#[test]
+fn every_kind_of_step_has_words() {
+    // The showcase applies every fault and trigger: all fifteen event kinds occur.
+    let (scenario, steps, _) = run(&root().join("scenarios/showcase/every-fault-and-trigger.toml"), None);
+    for kind in kafkasim::trace::step::KINDS {
+        assert!(steps.iter().any(|s| s.kind() == *kind), "the showcase has no {kind} step");
+    }
+    assert_every_step_explained("every-fault-and-trigger", &scenario.node_names(), &steps);
 }
 
 #[test]
