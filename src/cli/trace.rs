@@ -174,7 +174,10 @@ pub fn trace(args: TraceArgs) -> ExitCode {
 fn violations(r: &RunReport, source: &str, args: &TraceArgs) -> String {
     let mut s = format!("verdict {} (expected {})\n", r.verdict, r.expected);
     let flags = if args.nemesis { " --nemesis" } else { "" };
-    for v in &r.violations {
+    const SHOWN: usize = 10;
+    // With --around, only the violations that cite the step looked at.
+    let cited: Vec<_> = r.violations.iter().filter(|v| args.around.is_none_or(|seq| v.evidence.contains(&seq))).collect();
+    for v in cited.iter().take(SHOWN) {
         s.push_str(&format!("violation [{}] {}\n", v.kind, v.summary));
         if let Some(first) = v.evidence.first() {
             let seqs: Vec<String> = v.evidence.iter().map(ToString::to_string).collect();
@@ -185,7 +188,31 @@ fn violations(r: &RunReport, source: &str, args: &TraceArgs) -> String {
             ));
         }
     }
+    if cited.len() > SHOWN {
+        s.push_str(&format!("… and {} more violations (kafkasim run {source} --seed {}{flags} --json lists them all)\n", cited.len() - SHOWN, r.seed));
+    }
     s
+}
+
+/// A fact's key with its ordinal left out: `c1 consumed orders-1 #N`.
+fn family(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '#' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('N');
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+        }
+    }
+    // Generations are ordinals too: `group g generation 2 assignment` and `… generation 3 …`
+    // are the same kind of fact.
+    match out.split_once(" generation ") {
+        Some((head, tail)) => format!("{head} generation N{}", tail.trim_start_matches(|c: char| c.is_ascii_digit())),
+        None => out,
+    }
 }
 
 #[derive(Args, Debug)]
@@ -193,8 +220,8 @@ pub struct DiffArgs {
     /// A trace written by `kafkasim run … --trace A.jsonl`.
     pub a: PathBuf,
     pub b: PathBuf,
-    /// How many differences to list after the first.
-    #[arg(long, default_value_t = 5)]
+    /// How many kinds of difference to list after the first.
+    #[arg(long, default_value_t = 8)]
     pub more: usize,
 }
 
@@ -214,9 +241,22 @@ pub fn diff(args: DiffArgs) -> ExitCode {
     };
     println!("first difference: {}", first.describe());
     if diffs.len() > 1 {
-        println!("{} differences in all; the next:", diffs.len());
-        for d in diffs.iter().skip(1).take(args.more) {
-            println!("  {}", d.describe());
+        // Differences of one family (`c1 consumed orders-1 #N`) are listed once, with a count.
+        let mut families: Vec<(String, &crate::trace::facts::Difference, usize)> = Vec::new();
+        for d in diffs.iter().skip(1) {
+            let family = family(&d.key);
+            match families.iter_mut().find(|(f, _, _)| *f == family) {
+                Some((_, _, n)) => *n += 1,
+                None => families.push((family, d, 1)),
+            }
+        }
+        println!("{} differences in all; the next, one per kind of fact:", diffs.len());
+        for (_, d, n) in families.iter().take(args.more) {
+            let more = if *n > 1 { format!(" (and {} more like it)", n - 1) } else { String::new() };
+            println!("  {}{more}", d.describe());
+        }
+        if families.len() > args.more {
+            println!("  … {} more kinds (--more {})", families.len() - args.more, families.len());
         }
     }
     ExitCode::from(EXIT_MISMATCH)

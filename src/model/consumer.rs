@@ -584,7 +584,7 @@ impl Consumer {
         let Some(&(last, _)) = records.last() else { return };
         let n = records.len();
         let hw = data.high_watermark;
-        ctx.explain(|| format!("{tp}: poll returned {n} records {position}..{last} (high watermark {hw})"));
+        ctx.explain(|| format!("{tp}: poll returned {n} record(s), offsets {position}..{last} (high watermark {hw})"));
         ctx.observe(Observation::Polled { partition: tp.clone(), records: records.clone(), high_watermark: hw });
         self.positions.insert(tp.clone(), Position::At(last.next()));
         if self.config.commit_style == CommitStyle::MarkBeforeProcess {

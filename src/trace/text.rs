@@ -647,6 +647,7 @@ fn observation(o: &Value) -> Option<String> {
             let recs = o.get("records")?.as_array()?;
             let hw = &o["high_watermark"];
             match (recs.first(), recs.last()) {
+                (Some(a), Some(_)) if recs.len() == 1 => format!("poll() returns 1 record of {tp} at offset {} (high watermark {hw})", a[0]),
                 (Some(a), Some(z)) => format!("poll() returns {} of {tp} at offsets {}..{} (high watermark {hw})", words::count(recs.len(), "record"), a[0], z[0]),
                 _ => format!("poll() returns no records of {tp} (high watermark {hw})"),
             }
