@@ -6,6 +6,7 @@
 //! build profile; it is printed as 16 hex digits.
 
 pub mod facts;
+pub mod phrases;
 pub mod step;
 pub mod text;
 pub mod words;

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::step::{Body, Fate, Step, Wire};
-use super::words;
+use super::{phrases, words};
 use crate::model::metadata::MetadataImage;
 use crate::model::protocol::{ErrorCode, Msg};
 
@@ -79,15 +79,6 @@ impl Line {
 /// `12.345s`: virtual seconds with three decimals (truncated, never rounded up past the event).
 pub fn seconds(at_us: u64) -> String {
     format!("{}.{:03}s", at_us / 1_000_000, (at_us % 1_000_000) / 1000)
-}
-
-/// `the first entry is` / `the first 3 entries are`
-fn entries(n: u64) -> String {
-    if n == 1 {
-        "the first entry is".into()
-    } else {
-        format!("the first {n} entries are")
-    }
 }
 
 /// Explains steps in trace order, remembering what later sentences need.
@@ -170,72 +161,19 @@ impl Explainer {
             self.failures_told.clear();
         }
         match &step.body {
-            Body::Start { restart } => {
-                line.what = if *restart { "restarts".into() } else { "starts".into() };
-            }
             Body::Deliver { from, msg } => {
                 let peer = self.name(*from);
                 line.actor = format!("{peer} → {here}");
                 line.actors.push(peer);
                 self.message(step, &mut line, msg, *from, step.node.unwrap_or(0), true);
             }
-            Body::Send { to, msg, fate } => {
-                let peer = self.name(*to);
-                line.actor = format!("{here} → {peer}");
-                line.actors.push(peer);
-                self.message(step, &mut line, msg, step.node.unwrap_or(0), *to, false);
-                match fate {
-                    Fate::InFlight { dup_at_us: Some(dup), .. } => {
-                        line.what = format!("sends {} — the network duplicates it: a second copy arrives at {}", line.what, seconds(*dup));
-                    }
-                    Fate::InFlight { at_us, .. } => {
-                        line.what = format!("sends {} (arrives at {})", line.what, seconds(*at_us));
-                        line.visibility = Visibility::Bookkeeping;
-                    }
-                    Fate::Held => line.what = format!("sends {} — held: the link is clogged", line.what),
-                    Fate::Dropped { reason } => {
-                        line.what = format!("sends {} — lost: {}", line.what, drop_reason(reason));
-                        if !self.failures_told.insert((step.node.unwrap_or(0), *to, msg.api())) {
-                            line.visibility = Visibility::Routine;
-                        }
-                    }
-                }
-            }
+            Body::Send { to, msg, fate } => self.send(step, &mut line, *to, msg, fate),
             Body::Drop { from, to, msg_kind, reason } => {
                 let (a, b) = (self.name(*from), self.name(*to));
                 line.actor = format!("{a} → {b}");
                 line.actors = vec![a, b];
                 line.topic = Some(api_base(msg_kind).to_string());
-                line.what = format!("{} dropped on arrival: {}", api_phrase(msg_kind), drop_reason(reason));
-            }
-            Body::Timer { timer } => {
-                line.what = match timer_phrase(timer, self.role(step.node)) {
-                    Some(t) => t,
-                    None => {
-                        self.undescribed.push(step.seq);
-                        format!("timer {timer} fires")
-                    }
-                };
-                if let Some(g) = timer_group(timer) {
-                    line.groups.push(g);
-                }
-                line.topic = Some(timer_parts(timer).0);
-                line.record_flow = matches!(line.topic.as_deref(), Some("NextRecord" | "ProcessingDone" | "Drain" | "FetchExpiry"));
-                if step.explanation.is_empty() {
-                    line.visibility = Visibility::Routine;
-                }
-            }
-            Body::Disk { done } => {
-                line.what = match done.get("Synced") {
-                    Some(s) => format!("fsync of {} done: {} durable", s["file"].as_str().unwrap_or("?"), entries(s["len"].as_u64().unwrap_or(0))),
-                    None => {
-                        self.undescribed.push(step.seq);
-                        format!("disk operation done: {done}")
-                    }
-                };
-                if step.explanation.is_empty() {
-                    line.visibility = Visibility::Routine;
-                }
+                line.what = format!("{} dropped on arrival: {}", phrases::api_phrase(msg_kind), phrases::drop_reason(reason));
             }
             Body::Disconnect { peer } => {
                 let p = self.name(*peer);
@@ -245,71 +183,99 @@ impl Explainer {
                     line.visibility = Visibility::Routine;
                 }
             }
-            Body::SetTimer { timer, due_us } => {
-                line.what = format!("sets timer {} for {}", timer_name(timer), seconds(*due_us));
-                line.topic = Some(timer_parts(timer).0);
+            _ => self.local(step, &mut line),
+        }
+        line
+    }
+
+    /// A message leaving its node: shown when the network did something to it (lost, held,
+    /// duplicated); otherwise its delivery tells the story.
+    fn send(&mut self, step: &Step, line: &mut Line, to: u32, msg: &Wire, fate: &Fate) {
+        let peer = self.name(to);
+        line.actor = format!("{} → {peer}", line.actor);
+        line.actors.push(peer);
+        self.message(step, line, msg, step.node.unwrap_or(0), to, false);
+        match fate {
+            Fate::InFlight { dup_at_us: Some(dup), .. } => {
+                line.what = format!("sends {} — the network duplicates it: a second copy arrives at {}", line.what, seconds(*dup));
+            }
+            Fate::InFlight { at_us, .. } => {
+                line.what = format!("sends {} (arrives at {})", line.what, seconds(*at_us));
                 line.visibility = Visibility::Bookkeeping;
+            }
+            Fate::Held => line.what = format!("sends {} — held: the link is clogged", line.what),
+            Fate::Dropped { reason } => {
+                line.what = format!("sends {} — lost: {}", line.what, phrases::drop_reason(reason));
+                if !self.failures_told.insert((step.node.unwrap_or(0), to, msg.api())) {
+                    line.visibility = Visibility::Routine;
+                }
+            }
+        }
+    }
+
+    /// A step that involves one node only: a start, timer, disk event, observation, mark, fault,
+    /// trigger or lifecycle change.
+    fn local(&mut self, step: &Step, line: &mut Line) {
+        let quiet = step.explanation.is_empty();
+        let what: Option<String> = match &step.body {
+            Body::Start { restart } => Some(if *restart { "restarts".into() } else { "starts".into() }),
+            Body::Timer { timer } => {
+                line.groups.extend(phrases::timer_group(timer));
+                line.topic = Some(phrases::timer_parts(timer).0);
+                line.record_flow = matches!(line.topic.as_deref(), Some("NextRecord" | "ProcessingDone" | "Drain" | "FetchExpiry"));
+                if quiet {
+                    line.visibility = Visibility::Routine;
+                }
+                phrases::timer(timer, self.role(step.node) == Some(Role::Broker))
+            }
+            Body::Disk { done } => {
+                if quiet {
+                    line.visibility = Visibility::Routine;
+                }
+                phrases::disk_done(done)
+            }
+            Body::SetTimer { timer, due_us } => {
+                line.topic = Some(phrases::timer_parts(timer).0);
+                line.visibility = Visibility::Bookkeeping;
+                Some(format!("sets timer {} for {}", phrases::timer_name(timer), seconds(*due_us)))
             }
             Body::CancelTimer { timer } => {
-                line.what = format!("cancels timer {}", timer_name(timer));
-                line.topic = Some(timer_parts(timer).0);
+                line.topic = Some(phrases::timer_parts(timer).0);
                 line.visibility = Visibility::Bookkeeping;
+                Some(format!("cancels timer {}", phrases::timer_name(timer)))
             }
             Body::DiskOp { op, file, len } => {
-                line.what = match op.as_str() {
-                    "append" => format!("appends {} to {file} (page cache)", if *len == 1 { "an entry".to_string() } else { format!("{len} entries") }),
-                    "fsync" => format!("starts fsync of {file}"),
-                    "truncate" => format!("truncates {file} to {len} entries"),
-                    "rewrite" => format!("rewrites {file} ({len} entries)"),
-                    other => format!("disk {other} on {file} ({len})"),
-                };
                 line.visibility = Visibility::Bookkeeping;
+                Some(phrases::disk_op(op, file, *len))
             }
             Body::Observe { obs } => {
                 let op = obs["op"].as_str().unwrap_or("?").to_string();
-                line.what = match observation(obs) {
-                    Some(t) => t,
-                    None => {
-                        self.undescribed.push(step.seq);
-                        format!("observes {obs}")
-                    }
-                };
-                if let Some(g) = obs.get("group").and_then(Value::as_str) {
-                    line.groups.push(g.to_string());
-                }
+                line.groups.extend(obs.get("group").and_then(Value::as_str).map(str::to_string));
                 if op == "produce_invoked" {
                     line.visibility = Visibility::Routine; // the NextRecord timer says the same
                 }
                 line.record_flow = matches!(op.as_str(), "produce_invoked" | "produce_acked" | "polled" | "processed");
                 line.topic = Some(op);
+                phrases::observation(obs)
             }
             Body::Mark { name } => {
-                line.what = format!("reaches coverage mark {name}");
                 line.visibility = Visibility::Routine;
+                Some(format!("reaches coverage mark {name}"))
             }
             Body::Fault { fault } => {
-                line.what = format!("scenario: {fault}");
                 if step.at_us == 0 && fault.starts_with("start ") {
                     line.visibility = Visibility::Routine; // the node's own start line follows
                 }
+                Some(format!("scenario: {fault}"))
             }
-            Body::Trigger { label } => line.what = format!("scenario trigger fires: {label}"),
-            Body::Lifecycle { change } => {
-                line.what = match change.as_str() {
-                    "crashed" => "crashes: its process and its page cache are gone (only fsynced data survives)".into(),
-                    "killed" => "is killed: its process is gone, the OS keeps its page cache".into(),
-                    "stopping" => "is shutting down gracefully".into(),
-                    "stopped" => "stopped".into(),
-                    "paused" => "is paused (a GC pause or SIGSTOP): it handles nothing until resumed".into(),
-                    "resumed" => "resumes after a pause".into(),
-                    other => {
-                        self.undescribed.push(step.seq);
-                        other.to_string()
-                    }
-                };
-            }
-        }
-        line
+            Body::Trigger { label } => Some(format!("scenario trigger fires: {label}")),
+            Body::Lifecycle { change } => phrases::lifecycle(change).map(str::to_string),
+            Body::Deliver { .. } | Body::Send { .. } | Body::Drop { .. } | Body::Disconnect { .. } => unreachable!("explain handles messages and connections"),
+        };
+        line.what = what.unwrap_or_else(|| {
+            self.undescribed.push(step.seq);
+            format!("{} step: {}", step.kind(), raw_body(step))
+        });
     }
 
     /// The model names nodes by index (`n0`); the reader knows them by name (`b0`).
@@ -354,7 +320,7 @@ impl Explainer {
         line.topic = Some(api_base(&api).to_string());
         let Wire::Known(msg) = wire else {
             self.undescribed.push(step.seq);
-            line.what = api_phrase(&api);
+            line.what = phrases::api_phrase(&api);
             return;
         };
         let msg = msg.as_ref();
@@ -420,6 +386,17 @@ impl Explainer {
         self.image_changes.insert(image.version, text.clone());
         self.last_image = Some(image.clone());
         Some(text)
+    }
+}
+
+/// What this build could not put in words, as the trace has it.
+fn raw_body(step: &Step) -> String {
+    match &step.body {
+        Body::Timer { timer } => timer.to_string(),
+        Body::Disk { done } => done.to_string(),
+        Body::Observe { obs } => obs.to_string(),
+        Body::Lifecycle { change } => change.clone(),
+        _ => String::new(),
     }
 }
 
@@ -499,187 +476,6 @@ pub fn group_of(msg: &Msg) -> Option<String> {
 /// `JoinGroupRequest` → `JoinGroup`.
 pub fn api_base(api: &str) -> &str {
     api.strip_suffix("Request").or_else(|| api.strip_suffix("Response")).unwrap_or(api)
-}
-
-/// `JoinGroupRequest` → `JoinGroup request`.
-fn api_phrase(api: &str) -> String {
-    if let Some(b) = api.strip_suffix("Request") {
-        format!("{b} request")
-    } else if let Some(b) = api.strip_suffix("Response") {
-        format!("{b} response")
-    } else {
-        api.to_string()
-    }
-}
-
-fn drop_reason(reason: &str) -> &'static str {
-    match reason {
-        "partitioned" => "the network is partitioned between them",
-        "lost" => "the network lost it",
-        "rule" => "a scenario network rule dropped it",
-        "connection-broken" => "the connection it was sent on broke",
-        "node-down" => "the receiver is down",
-        _ => "dropped",
-    }
-}
-
-/// A timer's name and argument: `"Heartbeat"`, `{"RequestTimeout":4}`, `{"Group":["g",…]}`.
-fn timer_parts(timer: &Value) -> (String, Option<&Value>) {
-    match timer {
-        Value::String(s) => (s.clone(), None),
-        Value::Object(m) if m.len() == 1 => {
-            let (k, v) = m.iter().next().expect("one entry");
-            (k.clone(), Some(v))
-        }
-        other => (other.to_string(), None),
-    }
-}
-
-/// A timer as it reads in a `set_timer` line: `Heartbeat`, `RequestTimeout(4)`.
-fn timer_name(timer: &Value) -> String {
-    match timer_parts(timer) {
-        (name, None) => name,
-        (name, Some(arg)) => format!("{name}({})", compact(arg)),
-    }
-}
-
-fn compact(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(compact).collect::<Vec<_>>().join(", "),
-        Value::Object(m) => m.iter().map(|(k, v)| format!("{k} {}", compact(v))).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
-    }
-}
-
-fn timer_group(timer: &Value) -> Option<String> {
-    match timer_parts(timer) {
-        (name, Some(Value::Array(a))) if name == "Group" => a.first().and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    }
-}
-
-/// What a timer firing means, in Kafka's config names.
-fn timer_phrase(timer: &Value, role: Option<Role>) -> Option<String> {
-    let (name, arg) = timer_parts(timer);
-    let n = arg.map(compact).unwrap_or_default();
-    Some(match name.as_str() {
-        // Consumer
-        "Poll" => "poll(): sends the fetches and offset lookups that are due".into(),
-        "AutoCommit" => "auto.commit.interval.ms elapsed: time to commit the consumed positions".into(),
-        "Rejoin" => "retry.backoff.ms elapsed: looks for the coordinator or joins the group again".into(),
-        "ProcessingDone" => "the application finished processing a record".into(),
-        "PollTimeout" => "max.poll.interval.ms passed since the last poll()".into(),
-        "Heartbeat" if role == Some(Role::Broker) => "broker.heartbeat.interval.ms elapsed: time to heartbeat the controller".into(),
-        "Heartbeat" => "heartbeat.interval.ms elapsed: time to send a Heartbeat to the coordinator".into(),
-        "RequestTimeout" => format!("request.timeout.ms ran out for request {n}: it counts as failed"),
-        // Producer
-        "NextRecord" => "the application calls send()".into(),
-        "Drain" => "the sender looks for batches that are ready (linger.ms over or batch full, backoff over)".into(),
-        "MetadataTimeout" => format!("the metadata request {n} got no answer in time"),
-        "MetadataRefresh" => "retry.backoff.ms elapsed: asks for metadata again".into(),
-        // Broker
-        "FetchExpiry" => format!("a delayed fetch ({n}) reached its max.wait.ms: answered with what there is"),
-        "ProduceExpiry" => format!("a delayed acks=all produce ({n}) reached its timeout: REQUEST_TIMED_OUT"),
-        "FlushTick" => "the log flusher checks flush.ms".into(),
-        "IsrCheck" => "the ISR check: followers behind for replica.lag.time.max.ms leave the ISR".into(),
-        "HwCheckpoint" => "writes the high-watermark checkpoint file".into(),
-        "ReplicaFetchBackoff" => "replica.fetch.backoff.ms elapsed: fetches from the leaders again".into(),
-        "ReplicaFetchTimeout" => format!("the replica fetch {n} got no answer in time"),
-        "RetentionCheck" => "the retention check (retention.ms, retention.bytes)".into(),
-        "GroupsLoaded" => format!("finished loading {n}: now coordinates the groups stored there"),
-        "Group" => group_timer_phrase(arg?)?,
-        // Controller
-        "SessionCheck" => "looks for brokers whose broker.session.timeout.ms expired".into(),
-        _ => return None,
-    })
-}
-
-fn group_timer_phrase(arg: &Value) -> Option<String> {
-    let a = arg.as_array()?;
-    let group = a.first()?.as_str()?;
-    let (name, member) = timer_parts(a.get(1)?);
-    let member = member.map(compact).unwrap_or_default();
-    Some(match name.as_str() {
-        "InitialDelay" => format!("group {group}: group.initial.rebalance.delay.ms elapsed"),
-        "JoinDeadline" => format!("group {group}: the rebalance timeout of the join phase ran out"),
-        "SyncDeadline" => format!("group {group}: the rebalance timeout of the sync phase ran out"),
-        "Session" => format!("group {group}: checks member {member}'s session.timeout.ms"),
-        "PendingMember" => format!("group {group}: pending member {member} (MEMBER_ID_REQUIRED) never joined"),
-        _ => return None,
-    })
-}
-
-fn tps(v: &Value) -> String {
-    let items: Vec<&str> = v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    format!("[{}]", items.join(", "))
-}
-
-fn offsets_value(v: &Value) -> String {
-    let items: Vec<String> = v
-        .as_array()
-        .map(|a| a.iter().map(|p| format!("{}={}", p[0].as_str().unwrap_or("?"), p[1])).collect())
-        .unwrap_or_default();
-    items.join(", ")
-}
-
-fn record_id(v: &Value) -> String {
-    format!("p{}#{}", v["producer"], v["seq"])
-}
-
-/// A client observation in words: what the application saw.
-fn observation(o: &Value) -> Option<String> {
-    let op = o.get("op")?.as_str()?;
-    let tp = o.get("partition").and_then(Value::as_str).unwrap_or("?");
-    let group = o.get("group").and_then(Value::as_str).unwrap_or("?");
-    let generation = o.get("generation").map(|g| g.to_string()).unwrap_or_default();
-    Some(match op {
-        "produce_invoked" => {
-            let key = o.get("key").and_then(Value::as_str).map_or("no key".to_string(), |k| format!("key {k}"));
-            format!("send() of record {} ({key}) to {tp}", record_id(&o["record"]))
-        }
-        "produce_acked" => match o.get("offset").filter(|v| !v.is_null()) {
-            Some(off) => format!("producer callback: record {} acknowledged at {tp} offset {off} (acks={})", record_id(&o["record"]), o["acks"].as_str().unwrap_or("?")),
-            None => format!("producer callback: record {} sent to {tp} with acks=0: no offset (-1)", record_id(&o["record"])),
-        },
-        "produce_failed" => format!("producer callback: record {} to {tp} failed with {}", record_id(&o["record"]), o["error"].as_str().unwrap_or("?")),
-        "polled" => {
-            let recs = o.get("records")?.as_array()?;
-            let hw = &o["high_watermark"];
-            match (recs.first(), recs.last()) {
-                (Some(a), Some(_)) if recs.len() == 1 => format!("poll() returns 1 record of {tp} at offset {} (high watermark {hw})", a[0]),
-                (Some(a), Some(z)) => format!("poll() returns {} of {tp} at offsets {}..{} (high watermark {hw})", words::count(recs.len(), "record"), a[0], z[0]),
-                _ => format!("poll() returns no records of {tp} (high watermark {hw})"),
-            }
-        }
-        "processed" => {
-            // `through` is the position after the last record processed.
-            let (from, through) = (o["from"].as_i64().unwrap_or(0), o["through"].as_i64().unwrap_or(0));
-            if through - from <= 1 {
-                format!("the application processed {tp} offset {from}")
-            } else {
-                format!("the application processed {tp} offsets {from}..{}", through - 1)
-            }
-        }
-        "position_set" => {
-            let why = match o["reason"].as_str() {
-                Some("start") => "the configured starting point",
-                Some("reset") => "auto.offset.reset after OFFSET_OUT_OF_RANGE",
-                Some("committed") => "the group's committed offset",
-                _ => "?",
-            };
-            format!("position of {tp} set to {} ({why})", o["offset"])
-        }
-        "joined" => format!("joined group {group} generation {generation} as member {}, still owning {}", o["member_id"].as_str().unwrap_or("?"), tps(&o["owned"])),
-        "assigned" => format!("group {group} generation {generation}: assigned {}", tps(&o["partitions"])),
-        "revoked" => {
-            let callback = if o["lost"].as_bool() == Some(true) { "onPartitionsLost" } else { "onPartitionsRevoked" };
-            format!("{callback}({}) — owned since generation {generation} of group {group}", tps(&o["partitions"]))
-        }
-        "commit_requested" => format!("commits {} (group {group} generation {generation})", offsets_value(&o["offsets"])),
-        "committed" => format!("commit of {} answered {} (group {group} generation {generation})", offsets_value(&o["offsets"]), o["error"].as_str().unwrap_or("?")),
-        _ => return None,
-    })
 }
 
 /// Which lines to print.
