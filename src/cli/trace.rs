@@ -148,7 +148,8 @@ pub fn trace(args: TraceArgs) -> ExitCode {
     };
     if let Some(seq) = opts.around {
         if !trace.steps.iter().any(|s| s.seq == seq) {
-            return bad(format!("--around {seq}: the trace has seqs 0..{}", trace.steps.len()));
+            let last = trace.steps.last().map_or(0, |s| s.seq);
+            return bad(format!("--around {seq}: no step has that seq; this trace's seqs run from 0 to {last}"));
         }
     }
     let rendered = render(&trace.nodes, &trace.steps, &opts);
@@ -162,8 +163,9 @@ pub fn trace(args: TraceArgs) -> ExitCode {
         text.push_str(if args.brief { " (--brief hides polling and bookkeeping; --all shows everything)" } else { " (--all shows timers, disk writes and sends too)" });
     }
     text.push('\n');
-    if let Some(r) = &report {
-        text.push_str(&violations(r, &source, &args));
+    match &report {
+        Some(r) => text.push_str(&violations(r, &source, &args)),
+        None => text.push_str("(a saved trace has no verdict: `kafkasim run` reports it, with each violation's evidence seqs for --around)\n"),
     }
     // A closed pipe (`| head`) is not an error.
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());

@@ -544,7 +544,9 @@ impl TextOptions {
     }
 
     fn keeps(&self, l: &Line) -> bool {
-        let limit = if self.all {
+        // Asking for an event kind by name (`--kind set_timer`) shows it even if it is bookkeeping.
+        let named = self.kinds.iter().any(|k| k == l.kind);
+        let limit = if self.all || named {
             Visibility::Bookkeeping
         } else if self.brief {
             Visibility::Key

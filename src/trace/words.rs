@@ -369,3 +369,81 @@ fn partition_change(old: &PartitionState, new: &PartitionState) -> String {
     }
     format!("{} (partition epoch {})", parts.join(", "), new.partition_epoch)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::metadata::BrokerRegistration;
+    use crate::model::{LeaderEpoch, NodeId, Offset, RecordId};
+
+    fn state(leader: Option<i32>, epoch: i32, isr: &[i32], partition_epoch: i32) -> PartitionState {
+        PartitionState {
+            replicas: vec![BrokerId(0), BrokerId(1), BrokerId(2)],
+            isr: isr.iter().map(|b| BrokerId(*b)).collect(),
+            leader: leader.map(BrokerId),
+            leader_epoch: LeaderEpoch(epoch),
+            partition_epoch,
+        }
+    }
+
+    fn image(version: u64, fenced0: bool, p: PartitionState) -> MetadataImage {
+        let brokers = (0..3).map(|b| (BrokerId(b), BrokerRegistration { node: NodeId(b as u32), fenced: b == 0 && fenced0, broker_epoch: 1 })).collect();
+        MetadataImage { version, brokers, partitions: BTreeMap::from([(TopicPartition::new("t", 0), p)]) }
+    }
+
+    #[test]
+    fn a_metadata_change_names_fencing_the_new_leader_and_the_isr() {
+        let before = image(4, false, state(Some(0), 0, &[0, 1, 2], 0));
+        let after = image(5, true, state(Some(1), 1, &[1, 2], 1));
+        assert_eq!(metadata_change(Some(&before), &after), "b0 fenced; t-0 leader b0 → b1 (leader epoch 1), ISR [b0, b1, b2] → [b1, b2] (partition epoch 1)");
+        let shrink = image(6, true, state(Some(1), 1, &[1], 2));
+        assert_eq!(metadata_change(Some(&after), &shrink), "t-0 ISR [b1, b2] → [b1] (partition epoch 2)");
+        assert_eq!(metadata_change(None, &before), "3 broker(s) registered, 1 partition(s)");
+        assert_eq!(metadata_change(Some(&before), &before), "no change to brokers or partitions");
+    }
+
+    fn record(seq: u32) -> Record {
+        Record { id: RecordId { producer: 0, seq }, key: None, size: 100, value: None }
+    }
+
+    #[test]
+    fn produce_and_fetch_name_offsets_errors_and_the_high_watermark() {
+        let tp = TopicPartition::new("t", 0);
+        let req = Msg::ProduceRequest(ProduceRequest {
+            correlation_id: 3,
+            acks: Acks::All,
+            timeout_ms: 30000,
+            topic_data: vec![PartitionRecords { partition: tp.clone(), records: vec![record(7), record(8), record(9)], producer: None }],
+        });
+        let name = |n: u32| format!("n{n}");
+        assert_eq!(describe(&req, &name, None, None), "Produce request acks=all: t-0 ← 3 records p0#7…p0#9");
+        let ok = Msg::ProduceResponse(ProduceResponse {
+            correlation_id: 3,
+            responses: vec![PartitionProduceResponse { partition: tp.clone(), error_code: ErrorCode::None, base_offset: Some(Offset(40)), log_start_offset: Offset(0) }],
+        });
+        assert_eq!(describe(&ok, &name, Some(&req), None), "Produce response: t-0 NONE, base offset 40 (3 records at offsets 40..42)");
+        let refused = Msg::ProduceResponse(ProduceResponse {
+            correlation_id: 3,
+            responses: vec![PartitionProduceResponse { partition: tp.clone(), error_code: ErrorCode::NotEnoughReplicas, base_offset: None, log_start_offset: Offset(0) }],
+        });
+        assert_eq!(describe(&refused, &name, Some(&req), None), "Produce response: t-0 NOT_ENOUGH_REPLICAS");
+        let batch = RecordBatch { base_offset: Offset(40), partition_leader_epoch: LeaderEpoch(0), append_time_ms: 0, producer: None, records: vec![record(7), record(8)] };
+        let fetched = Msg::FetchResponse(FetchResponse {
+            correlation_id: 4,
+            partitions: vec![
+                FetchPartitionData { partition: tp.clone(), error_code: ErrorCode::None, high_watermark: Offset(42), log_start_offset: Offset(0), records: vec![batch], diverging_epoch: None },
+                FetchPartitionData {
+                    partition: TopicPartition::new("t", 1),
+                    error_code: ErrorCode::FencedLeaderEpoch,
+                    high_watermark: Offset(0),
+                    log_start_offset: Offset(0),
+                    records: vec![],
+                    diverging_epoch: None,
+                },
+            ],
+        });
+        assert_eq!(describe(&fetched, &name, None, None), "Fetch response: t-0: 2 records at offsets 40..41, high watermark 42; t-1: FENCED_LEADER_EPOCH, high watermark 0");
+    }
+}
