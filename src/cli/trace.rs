@@ -233,6 +233,9 @@ pub fn diff(args: DiffArgs) -> ExitCode {
         (Ok(a), Ok(b)) => (a, b),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    if a.scenario != b.scenario {
+        println!("note: A is scenario {}, B is scenario {}: their facts are compared all the same", a.scenario, b.scenario);
+    }
     let (fa, fb) = (facts(&a.nodes, &a.steps), facts(&b.nodes, &b.steps));
     let diffs = differences(&fa, &fb);
     println!("A: {} ({} seed {}): {} steps, {} facts", args.a.display(), a.scenario, a.seed, a.steps.len(), fa.len());
