@@ -243,3 +243,53 @@ fn the_commands_exit_codes() {
     assert!(err.contains("--kind JoinGrup"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `docs/learn/` quotes real output: every line quoted under a `$ kafkasim trace …` command is a
+/// line that command prints today (in order; `…` marks lines left out). When the model's words
+/// change, this test names the walkthrough and the line to update.
+#[test]
+fn the_walkthroughs_quote_real_output() {
+    use clap::Parser;
+    use kafkasim::cli::trace::{text_options, TraceArgs};
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: TraceArgs,
+    }
+
+    let mut runs: std::collections::BTreeMap<(String, Option<u64>), (Vec<String>, Vec<Step>)> = Default::default();
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs/learn")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "md")).collect();
+    docs.sort();
+    let mut checked = 0;
+    for doc in &docs {
+        let text = std::fs::read_to_string(doc).unwrap();
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some(cmd) = line.strip_prefix("$ kafkasim trace ") else { continue };
+            let mut quoted = Vec::new();
+            while let Some(l) = lines.next_if(|l| !l.starts_with("```")) {
+                quoted.push(l);
+            }
+            let argv = std::iter::once("trace").chain(cmd.split_whitespace());
+            let args = Cmd::try_parse_from(argv).unwrap_or_else(|e| panic!("{}: {cmd}: {e}", doc.display())).args;
+            let scenario = args.scenario.clone().expect("the walkthroughs run scenarios");
+            let (names, steps) = runs.entry((scenario.display().to_string(), args.seed)).or_insert_with(|| {
+                let (s, steps, _) = run(&root().join(&scenario), args.seed);
+                (s.node_names(), steps)
+            });
+            let opts = text_options(&args, names).unwrap();
+            let printed = render(names, steps, &opts).text;
+            let mut printed = printed.lines();
+            for q in quoted {
+                // The footer (verdict, violations) is checked by other tests; steps are checked here.
+                if q.trim() == "…" || q.starts_with("verdict ") || q.starts_with("violation ") || q.starts_with("  evidence:") || q.starts_with("— ") {
+                    continue;
+                }
+                assert!(printed.any(|p| p == q), "{}: `kafkasim trace {cmd}` no longer prints (in this order):\n{q}", doc.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} quoted lines found in docs/learn");
+}

@@ -90,7 +90,8 @@ fn run_with_steps(args: &TraceArgs, path: &PathBuf) -> Result<(LoadedTrace, RunR
     Ok((LoadedTrace { scenario: scenario.name.clone(), seed, nodes: scenario.node_names(), steps }, report))
 }
 
-fn options(args: &TraceArgs, nodes: &[String]) -> Result<TextOptions, String> {
+/// The text options a `kafkasim trace` command line asks for, checked against the run's nodes.
+pub fn text_options(args: &TraceArgs, nodes: &[String]) -> Result<TextOptions, String> {
     for a in &args.actors {
         if !nodes.contains(a) {
             return Err(format!("--actor {a}: no such node; this run has {}", nodes.join(", ")));
@@ -142,7 +143,7 @@ pub fn trace(args: TraceArgs) -> ExitCode {
         },
         (None, None) => return bad("give a scenario or --file".into()),
     };
-    let opts = match options(&args, &trace.nodes) {
+    let opts = match text_options(&args, &trace.nodes) {
         Ok(o) => o,
         Err(e) => return bad(e),
     };
