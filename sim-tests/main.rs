@@ -9,3 +9,4 @@ mod replication;
 mod faults;
 mod cli;
 mod shrink;
+mod trace_text;

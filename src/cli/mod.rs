@@ -5,6 +5,7 @@ pub mod bench;
 pub mod explore;
 pub mod shrink;
 pub mod tools;
+pub mod trace;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -200,6 +201,12 @@ pub enum Command {
         #[arg(long, default_value = "1..11")]
         seeds: String,
     },
+    /// Explain a run line by line in Kafka's words: run a scenario (or read a saved trace with
+    /// --file) and print each step with its virtual time, its actor, what happened and why.
+    Trace(trace::TraceArgs),
+    /// Compare two saved traces and name the first semantic difference (a generation's
+    /// assignment, a leader, a commit, an acknowledged offset, a record consumed, a fault).
+    Diff(trace::DiffArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -225,6 +232,8 @@ pub fn main() -> ExitCode {
         Command::Bench { scenario, seeds, jobs, memory_seeds, json, force } => bench::bench(scenario, seeds, jobs, memory_seeds, json, force),
         Command::Merge { reports, output, force } => explore::merge(&reports, output, force),
         Command::Replay { scenario, seed, report, trace, force, nemesis } => explore::replay(&scenario, seed, report, trace, force, nemesis),
+        Command::Trace(args) => trace::trace(args),
+        Command::Diff(args) => trace::diff(args),
     }
 }
 

@@ -268,7 +268,8 @@ impl Consumer {
 
     pub fn on_start(&mut self, ctx: &mut CCtx<'_>) {
         let topic = self.config.topic.clone();
-        ctx.explain(|| format!("consumer starts: assign() on {topic}; first it asks for metadata"));
+        let how = if self.config.group.is_some() { "subscribe()" } else { "assign()" };
+        ctx.explain(|| format!("consumer starts: {how} on {topic}; first it asks for metadata"));
         self.request_metadata(ctx);
     }
 
@@ -526,7 +527,7 @@ impl Consumer {
                 *pos = Position::At(p.offset);
                 self.processed.insert(p.partition.clone(), p.offset);
                 let (tp, o) = (p.partition.clone(), p.offset);
-                ctx.explain(|| format!("{tp}: position set to {o} ({spec:?}, {reason:?})"));
+                ctx.explain(|| format!("{tp}: position set to {o}, the {} offset ({})", format!("{spec:?}").to_lowercase(), format!("{reason:?}").to_lowercase()));
                 ctx.observe(Observation::PositionSet { partition: p.partition, offset: p.offset, reason });
             } else {
                 // NOT_LEADER_OR_FOLLOWER and the like: the leader moved. Refresh the metadata
@@ -591,7 +592,7 @@ impl Consumer {
         let Some(&(last, _)) = records.last() else { return };
         let n = records.len();
         let hw = data.high_watermark;
-        ctx.explain(|| format!("{tp}: poll returned {n} records {position}..{last} (high watermark {hw})"));
+        ctx.explain(|| format!("{tp}: poll returned {n} record(s), offsets {position}..{last} (high watermark {hw})"));
         ctx.observe(Observation::Polled { partition: tp.clone(), records: records.clone(), high_watermark: hw });
         self.positions.insert(tp.clone(), Position::At(last.next()));
         if self.config.commit_style == CommitStyle::MarkBeforeProcess {

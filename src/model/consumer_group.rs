@@ -250,7 +250,7 @@ impl Consumer {
         match r.node {
             Some(node) if r.error_code == ErrorCode::None => {
                 let g = self.group_id();
-                ctx.explain(|| format!("the coordinator of group {g} is {node}"));
+                ctx.explain(|| format!("group {g}: JoinGroup, SyncGroup, Heartbeat and OffsetCommit go to this coordinator from now on"));
                 self.member().coordinator = Some(node);
                 if self.member().standalone {
                     let partitions = self.positions.keys().cloned().collect();

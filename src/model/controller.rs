@@ -233,7 +233,7 @@ impl Controller {
         let kind = if unclean { "UNCLEAN election" } else { "election" };
         let leader = s.leader.map_or("none".to_string(), |l| l.to_string());
         let (e, isr) = (s.leader_epoch, s.isr.clone());
-        ctx.explain(|| format!("{tp}: {kind}: leader {leader}, leader epoch {e}, ISR {isr:?}"));
+        ctx.explain(|| format!("{tp}: {kind}: leader {leader}, leader epoch {e}, ISR {}", BrokerId::list(&isr)));
     }
 
     fn on_registration(&mut self, ctx: &mut CtlCtx<'_>, from: NodeId, req: BrokerRegistrationRequest) {
@@ -298,7 +298,7 @@ impl Controller {
         }
         let state = self.image.partitions[&tp].with_isr(req.new_isr.clone());
         let (isr, pe) = (state.isr.clone(), state.partition_epoch);
-        ctx.explain(|| format!("AlterPartition: {tp} ISR is now {isr:?} (partition epoch {pe})"));
+        ctx.explain(|| format!("AlterPartition: {tp} ISR is now {} (partition epoch {pe})", BrokerId::list(&isr)));
         ctx.mark("controller.alter_partition.applied");
         self.image.partitions.insert(tp.clone(), state.clone());
         self.commit(ctx);

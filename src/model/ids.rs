@@ -28,6 +28,13 @@ impl fmt::Display for BrokerId {
     }
 }
 
+impl BrokerId {
+    /// `[b0, b1]`, for explanations.
+    pub fn list(ids: &[BrokerId]) -> String {
+        format!("[{}]", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+    }
+}
+
 /// A position in a partition's log. Kafka uses `-1` for "unknown"; here that is `Option<Offset>`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -229,7 +229,8 @@ impl Producer {
             self.known_brokers = resp.brokers.iter().map(|(_, n)| *n).collect();
         }
         let n = self.leaders.len();
-        ctx.explain(|| format!("metadata: {n} partitions, leaders {:?}", self.leaders));
+        let led = self.leaders.iter().filter(|l| l.is_some()).count();
+        ctx.explain(|| format!("metadata: {n} partitions, {led} of them with a leader"));
         if first {
             ctx.set_timer(NodeTimer::Producer(ProducerTimer::NextRecord), SimDuration::ZERO);
         }
@@ -263,7 +264,7 @@ impl Producer {
         );
         let tp = TopicPartition::new(self.config.topic.clone(), partition);
         ctx.observe(Observation::ProduceInvoked { record: id, partition: tp.clone(), key: key.clone() });
-        ctx.explain(|| format!("send() record {id} key {key:?} → {tp}"));
+        ctx.explain(|| format!("send() record {id} {} → {tp}", key.as_deref().map_or("without a key".to_string(), |k| format!("key {k}"))));
         self.accumulate(ctx.now(), partition, Record { id, key, size, value: None });
         if self.next_seq < self.config.messages && self.config.rate_per_sec > 0 {
             let gap = SimDuration::from_micros(1_000_000 / u64::from(self.config.rate_per_sec));
@@ -403,7 +404,7 @@ impl Producer {
                     }
                     self.resolved += batch.records.len() as u32;
                     let n = batch.records.len();
-                    ctx.explain(|| format!("{tp}: {n} records acknowledged from offset {base}"));
+                    ctx.explain(|| format!("{tp}: {n} record(s) acknowledged from offset {base}"));
                 }
                 (ErrorCode::OutOfOrderSequenceNumber, _) if batch.epoch == self.epoch && self.oldest_in_flight(&batch) => {
                     // KIP-360 (Kafka 2.5+): the broker lost the batches before this one (a leader

@@ -5,6 +5,12 @@
 //! order. The digest is the engine's: a stable hash of every event, identical on every machine and
 //! build profile; it is printed as 16 hex digits.
 
+pub mod facts;
+pub mod phrases;
+pub mod step;
+pub mod text;
+pub mod words;
+
 use std::io::Write;
 
 use serde::Serialize;

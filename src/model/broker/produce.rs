@@ -85,7 +85,7 @@ impl Broker {
             resp.error_code = ErrorCode::NotEnoughReplicas;
             ctx.mark("broker.produce.not_enough_replicas");
             let (isr, min) = (part.isr().to_vec(), part.topic.min_insync_replicas);
-            ctx.explain(|| format!("{tp}: ISR {isr:?} is below min.insync.replicas={min}: NOT_ENOUGH_REPLICAS, nothing appended"));
+            ctx.explain(|| format!("{tp}: ISR {} is below min.insync.replicas={min}: NOT_ENOUGH_REPLICAS, nothing appended", crate::model::BrokerId::list(&isr)));
             return (resp, None);
         }
         if let Some(p) = producer {
@@ -114,7 +114,7 @@ impl Broker {
         let forced = super::count_appended(ctx, part, n);
         ctx.explain(|| {
             let flush = if forced { ", flush.messages reached: fsync before it counts" } else { ", in the page cache (not fsynced)" };
-            format!("leader {me} appended {n} records of {tp} at offsets {base}..{} in leader epoch {epoch} (acks={acks}){flush}", next.0 - 1)
+            format!("leader {me} appended {n} record(s) of {tp} at offsets {base}..{} in leader epoch {epoch} (acks={acks}){flush}", next.0 - 1)
         });
         resp.base_offset = Some(base);
         (resp, Some(next))

@@ -276,7 +276,7 @@ impl Broker {
             .collect();
         for (tp, isr, out) in shrinks {
             ctx.mark("broker.isr.shrink");
-            ctx.explain(|| format!("{tp}: {out:?} not caught up within replica.lag.time.max.ms: asking the controller to shrink the ISR to {isr:?}"));
+            ctx.explain(|| format!("{tp}: {} not caught up within replica.lag.time.max.ms: asking the controller to shrink the ISR to {}", BrokerId::list(&out), BrokerId::list(&isr)));
             self.alter_partition(ctx, &tp, isr);
         }
         ctx.set_timer(NodeTimer::Broker(BrokerTimer::IsrCheck), SimDuration::from_micros(lag.as_micros() / 2));
@@ -310,7 +310,7 @@ impl Broker {
             if part.state.as_ref().is_none_or(|s| state.partition_epoch > s.partition_epoch) {
                 let isr = state.isr.clone();
                 part.state = Some(state);
-                ctx.explain(|| format!("{tp}: the controller applied the ISR {isr:?}"));
+                ctx.explain(|| format!("{tp}: the controller applied the ISR {}", BrokerId::list(&isr)));
             }
         }
         self.partition_progressed(ctx, &tp);

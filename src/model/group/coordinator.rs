@@ -316,7 +316,7 @@ impl Group {
                     self.remove_member(ctx, id);
                 }
                 ctx.mark("group.sync.expired");
-                self.prepare_rebalance(ctx, format!("{late:?} did not send SyncGroup within the rebalance timeout"));
+                self.prepare_rebalance(ctx, format!("{} did not send SyncGroup within the rebalance timeout", late.join(", ")));
             }
             GroupTimer::Session(member) if self.members.contains_key(&member) => {
                 // Kafka's `hasSatisfiedHeartbeat`: a member waiting in a rebalance needs no
