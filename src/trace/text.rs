@@ -98,6 +98,8 @@ pub struct Explainer {
     failures_told: BTreeSet<(u32, u32, String)>,
     /// The last metadata each client was given, to tell a refresh that changed nothing.
     last_metadata: BTreeMap<u32, String>,
+    /// When the trace ends: a message due after it was never delivered, so its send is news.
+    end_us: u64,
     /// Steps that could only be described generically (a message or timer this build does not
     /// know). A trace of this build's scenarios has none.
     pub undescribed: Vec<u64>,
@@ -129,6 +131,7 @@ impl Explainer {
             rebalance_reasons: BTreeMap::new(),
             failures_told: BTreeSet::new(),
             last_metadata: BTreeMap::new(),
+            end_us: steps.last().map_or(0, |s| s.at_us),
             undescribed: Vec::new(),
         }
     }
@@ -198,6 +201,9 @@ impl Explainer {
         match fate {
             Fate::InFlight { dup_at_us: Some(dup), .. } => {
                 line.what = format!("sends {} — the network duplicates it: a second copy arrives at {}", line.what, seconds(*dup));
+            }
+            Fate::InFlight { at_us, .. } if *at_us > self.end_us => {
+                line.what = format!("sends {} — still in flight when the run ended", line.what);
             }
             Fate::InFlight { at_us, .. } => {
                 line.what = format!("sends {} (arrives at {})", line.what, seconds(*at_us));
