@@ -185,6 +185,11 @@ pub fn observation(o: &Value) -> Option<String> {
             };
             format!("position of {tp} set to {} ({why})", o["offset"])
         }
+        "no_committed_offset" => format!(
+            "group {group} has no committed offset for {} (OffsetFetch sent at {:.3}s): they start from auto.offset.reset",
+            tps(&o["partitions"]),
+            o["asked_at"].as_u64().unwrap_or(0) as f64 / 1e6
+        ),
         "joined" => format!("joined group {group} generation {generation} as member {}, still owning {}", o["member_id"].as_str().unwrap_or("?"), tps(&o["owned"])),
         "assigned" => format!("group {group} generation {generation}: assigned {}", tps(&o["partitions"])),
         "revoked" => {
