@@ -46,6 +46,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `run` and `replay` share: where the trace goes, and the nemesis switch.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Write the trace as JSON Lines to this file (refuses to overwrite an existing file unless
+    /// --force).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Overwrite the trace file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Run the scenario's `[nemesis]` even if it says `enabled = false` (the random faults a
+    /// safe configuration claims to tolerate).
+    #[arg(long)]
+    pub nemesis: bool,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Run one scenario with one seed and judge it against its expectation.
@@ -57,17 +73,8 @@ pub enum Command {
         /// Print one JSON object instead of the summary.
         #[arg(long)]
         json: bool,
-        /// Write the trace as JSON Lines to this file (refuses to overwrite an existing file
-        /// unless --force).
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// Overwrite the trace file if it exists.
-        #[arg(long)]
-        force: bool,
-        /// Run the scenario's `[nemesis]` even if it says `enabled = false` (the random faults a
-        /// safe configuration claims to tolerate).
-        #[arg(long)]
-        nemesis: bool,
+        #[command(flatten)]
+        out: RunArgs,
     },
     /// Run a scenario over many seeds, on several threads, and report every seed whose outcome is
     /// not what the scenario expects.
@@ -124,14 +131,8 @@ pub enum Command {
         /// An `explore --json` report to check the digest against.
         #[arg(long)]
         report: Option<PathBuf>,
-        /// Write the trace as JSON Lines to this file.
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// Overwrite the trace file if it exists.
-        #[arg(long)]
-        force: bool,
-        #[arg(long)]
-        nemesis: bool,
+        #[command(flatten)]
+        out: RunArgs,
     },
     /// Measure speed and memory on a benchmark scenario (default scenarios/bench/steady-cluster.toml).
     Bench {
@@ -212,7 +213,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario, seed, json, trace, force, nemesis } => run(&scenario, seed, json, trace, force, nemesis),
+        Command::Run { scenario, seed, json, out } => run(&scenario, seed, json, out.trace, out.force, out.nemesis),
         Command::Shrink { scenario, seed, output, nemesis, force, budget_secs, max_runs, tries } => {
             shrink::shrink(shrink::ShrinkArgs { scenario, seed, out: output, nemesis, force, budget_secs, max_runs, tries })
         }
@@ -231,7 +232,7 @@ pub fn main() -> ExitCode {
         }
         Command::Bench { scenario, seeds, jobs, memory_seeds, json, force } => bench::bench(scenario, seeds, jobs, memory_seeds, json, force),
         Command::Merge { reports, output, force } => explore::merge(&reports, output, force),
-        Command::Replay { scenario, seed, report, trace, force, nemesis } => explore::replay(&scenario, seed, report, trace, force, nemesis),
+        Command::Replay { scenario, seed, report, out } => explore::replay(&scenario, seed, report, out.trace, out.force, out.nemesis),
         Command::Trace(args) => trace::trace(args),
         Command::Diff(args) => trace::diff(args),
     }
