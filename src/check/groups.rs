@@ -38,6 +38,7 @@ pub const OFFSET_RESUMPTION: &str = "offset-resumption";
 pub const GROUP_ISOLATION: &str = "group-isolation";
 pub const AT_LEAST_ONCE: &str = "at-least-once";
 pub const COOPERATIVE_HANDOFF: &str = "cooperative-handoff";
+pub const COMMITTED_OFFSET_MONOTONIC: &str = "committed-offset-monotonic";
 /// Only when the scenario demands exactly-once processing (`processing = "exactly-once"`).
 pub const EXACTLY_ONCE: &str = "exactly-once";
 /// Not a violation: a note that a member processed records after its partition had moved on.
@@ -51,6 +52,7 @@ pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     v.extend(commit_fencing(input));
     v.extend(commit_after_process(input));
     v.extend(offset_resumption(input));
+    v.extend(committed_offset_monotonic(input));
     v
 }
 
@@ -111,6 +113,56 @@ fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
                             ),
                             evidence: vec![seq, h.seq],
                         });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// **`committed-offset-monotonic`** (reference D-15): a group's committed offset for a partition
+/// never moves backwards, unless a member of the group was reset there (`auto.offset.reset`
+/// after OFFSET_OUT_OF_RANGE, or a start without a committed offset) since the higher commit.
+/// Checked on the commits the coordinator accepted, in the order the committers saw the answers;
+/// a commit accepted after a higher one for a lower offset overwrote it (the coordinator keeps
+/// the last one appended, whatever its value), and after a rebalance or a restart the group
+/// resumes at the lower offset and processes the records in between again.
+fn committed_offset_monotonic(input: &CheckInput<'_>) -> Vec<Violation> {
+    let node_group = groups_of_nodes(input);
+    // Per (group, partition): the highest accepted commit since the last reset, and its seq.
+    let mut high: BTreeMap<(String, TopicPartition), (Offset, u64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut reported = BTreeSet::new();
+    for h in input.history {
+        let Some(group) = node_group.get(&h.node) else { continue };
+        match &h.obs {
+            Observation::PositionSet { partition, reason, .. } if *reason != crate::model::observe::PositionReason::Committed => {
+                high.remove(&(group.clone(), partition.clone()));
+            }
+            Observation::Committed { offsets, error: ErrorCode::None, generation, .. } => {
+                for (tp, o) in offsets {
+                    let key = (group.clone(), tp.clone());
+                    match high.get(&key) {
+                        Some(&(top, seq)) if *o < top => {
+                            if reported.insert(key.clone()) {
+                                out.push(Violation {
+                                    kind: COMMITTED_OFFSET_MONOTONIC.into(),
+                                    summary: format!(
+                                        "group {group}: the committed offset of {tp} went back from {top} to {o}: {}'s commit of {o} (generation {generation}) was accepted after the commit of {top}; the group will resume at {o} and process {} record(s) again",
+                                        input.name(h.node),
+                                        top.0 - o.0
+                                    ),
+                                    // The step that broke it first, then the commit it overwrote.
+                                    evidence: vec![h.seq, seq],
+                                });
+                            }
+                        }
+                        Some(&(top, _)) if *o == top => {}
+                        _ => {
+                            high.insert(key, (*o, h.seq));
+                        }
                     }
                 }
             }
@@ -597,6 +649,22 @@ mod tests {
         // Asked before the commit (a paused zombie acting late on an old answer): not a loss.
         let late = vec![assigned(1, 1, 1, "a"), ok, none(4, 1)];
         assert!(run(&late, &[]).iter().all(|v| v.kind != OFFSET_RESUMPTION));
+    }
+
+    #[test]
+    fn a_lower_commit_accepted_after_a_higher_one_breaks_committed_offset_monotonic() {
+        let ok = |seq: u64, o: i64| at(seq, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(o))], error: ErrorCode::None });
+        let fenced = |seq: u64, o: i64| at(seq, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(o))], error: ErrorCode::IllegalGeneration });
+        let forward = vec![assigned(1, 1, 1, "a"), ok(2, 5), ok(3, 5), ok(4, 9)];
+        assert!(run(&forward, &[]).iter().all(|v| v.kind != COMMITTED_OFFSET_MONOTONIC));
+        let back = vec![assigned(1, 1, 1, "a"), ok(2, 5), ok(3, 9), ok(4, 7)];
+        let v = run(&back, &[]);
+        assert!(v.iter().any(|v| v.kind == COMMITTED_OFFSET_MONOTONIC && v.summary.contains("went back from 9 to 7") && v.evidence == vec![4, 3]), "{v:?}");
+        // A refused commit does not move anything; a reset in between allows a lower commit.
+        let refused = vec![assigned(1, 1, 1, "a"), ok(2, 9), fenced(3, 7)];
+        assert!(run(&refused, &[]).iter().all(|v| v.kind != COMMITTED_OFFSET_MONOTONIC));
+        let reset = vec![assigned(1, 1, 1, "a"), ok(2, 9), start(3, 1, 0, PositionReason::Reset), ok(4, 3)];
+        assert!(run(&reset, &[]).iter().all(|v| v.kind != COMMITTED_OFFSET_MONOTONIC));
     }
 
     #[test]

@@ -75,5 +75,5 @@ pub fn notes(input: &CheckInput<'_>) -> Vec<Violation> {
 
 /// The names of every checker, for scenario validation and docs.
 pub fn checker_names() -> Vec<&'static str> {
-    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION, groups::AT_LEAST_ONCE, groups::COOPERATIVE_HANDOFF, groups::EXACTLY_ONCE, duplicates::NAME].into_iter().chain(replica::NAMES.iter().copied()).collect()
+    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION, groups::AT_LEAST_ONCE, groups::COOPERATIVE_HANDOFF, groups::COMMITTED_OFFSET_MONOTONIC, groups::EXACTLY_ONCE, duplicates::NAME].into_iter().chain(replica::NAMES.iter().copied()).collect()
 }

@@ -85,6 +85,10 @@ pub enum ArriveOutcome {
 pub enum RuleAction {
     Drop,
     Delay(SimDuration),
+    /// Delay without holding back the messages sent after it on the connection: they may
+    /// overtake it (as a request sent later over another connection, or built earlier and sent
+    /// later by a racing client thread, does).
+    DelayOutOfOrder(SimDuration),
 }
 
 /// Matches messages by kind, source and destination (each optional) and drops or delays the next
@@ -169,12 +173,17 @@ impl<P> Network<P> {
     pub fn send(&mut self, now: SimTime, from: NodeId, to: NodeId, kind: &str, chooser: &mut dyn Chooser) -> SendOutcome {
         self.links.entry((from, to)).or_default().used = true;
         let mut extra = SimDuration::ZERO;
+        let mut in_order = true;
         if let Some(i) = self.rules.iter().position(|r| r.matches(from, to, kind)) {
             self.rules[i].remaining -= 1;
             self.rule_hits[i] += 1;
             match self.rules[i].action {
                 RuleAction::Drop => return SendOutcome::Dropped(DropReason::Rule),
                 RuleAction::Delay(d) => extra = d,
+                RuleAction::DelayOutOfOrder(d) => {
+                    extra = d;
+                    in_order = false;
+                }
             }
         }
         if self.blocked.contains(&(from, to)) {
@@ -189,9 +198,9 @@ impl<P> Network<P> {
         if chooser.chance(Choice::Loss { from, to }, cfg.loss) {
             return SendOutcome::Dropped(DropReason::Lost);
         }
-        let mut arrivals = vec![self.schedule(now, from, to, &cfg, extra, chooser)];
+        let mut arrivals = vec![self.schedule(now, from, to, &cfg, extra, in_order, chooser)];
         if chooser.chance(Choice::Duplicate { from, to }, cfg.duplicate) {
-            arrivals.push(self.schedule(now, from, to, &cfg, extra, chooser));
+            arrivals.push(self.schedule(now, from, to, &cfg, extra, in_order, chooser));
         }
         SendOutcome::Deliver { arrivals, conn }
     }
@@ -217,7 +226,8 @@ impl<P> Network<P> {
     }
 
     /// The arrival time of a new message on a link: its latency draw, but strictly after the
-    /// previous arrival on the same link.
+    /// previous arrival on the same link (unless it is delayed out of order: then it neither
+    /// waits for the others nor holds them back).
     fn schedule(
         &mut self,
         now: SimTime,
@@ -225,6 +235,7 @@ impl<P> Network<P> {
         to: NodeId,
         cfg: &LinkConfig,
         extra: SimDuration,
+        in_order: bool,
         chooser: &mut dyn Chooser,
     ) -> SimTime {
         let latency = match cfg.latency {
@@ -234,6 +245,9 @@ impl<P> Network<P> {
         let spike = [from, to].iter().filter_map(|n| self.slow.get(n)).fold(SimDuration::ZERO, |a, b| a + *b);
         let link = self.links.entry((from, to)).or_default();
         let mut at = now + latency + extra + spike;
+        if !in_order {
+            return at;
+        }
         if let Some(last) = link.last_arrival {
             at = at.max(last + SimDuration(1));
         }
@@ -342,7 +356,7 @@ impl<P> Network<P> {
             if conn != generation {
                 continue;
             }
-            let at = self.schedule(now, from, to, &cfg, SimDuration::ZERO, chooser);
+            let at = self.schedule(now, from, to, &cfg, SimDuration::ZERO, true, chooser);
             out.push(Release { from, to, at, conn, payload });
         }
         out

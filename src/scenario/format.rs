@@ -367,6 +367,10 @@ pub struct FaultSection {
     pub delay: Option<Duration>,
     /// The extra latency of a `slow` node.
     pub latency: Option<Duration>,
+    /// With `delay`: later messages may overtake the delayed one (default false: they wait
+    /// behind it, as on one TCP connection).
+    #[serde(default)]
+    pub reorder: bool,
     /// Undo the fault after this long (restart, resume, heal, unclog).
     #[serde(rename = "for")]
     pub duration: Option<Duration>,

@@ -37,7 +37,7 @@ use values::{Keys, Start};
 pub const CONTROLLER: &str = "controller";
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -323,6 +323,9 @@ impl Scenario {
                         return Err((kind.span(), format!("unknown message kind '{}', expected one of: {}", kind.get_ref(), MESSAGE_KINDS.join(", "))));
                     }
                 }
+                if fault.reorder && *fault.action.get_ref() != Delay {
+                    return Err((fault.action.span(), "`reorder` goes with `action = \"delay\"`".into()));
+                }
                 if *fault.action.get_ref() == Delay && fault.delay.is_none() {
                     return Err((fault.action.span(), "a delay needs `delay = \"<duration>\"`".into()));
                 }
@@ -470,11 +473,15 @@ impl Scenario {
             Disconnect => (Control::BreakConnection(from.unwrap(), to.unwrap()), format!("disconnect {fromn} <-> {ton}"), None),
             Drop | Delay => {
                 let action = match fault.delay {
+                    Some(d) if *fault.action.get_ref() == Delay && fault.reorder => RuleAction::DelayOutOfOrder(d.0),
                     Some(d) if *fault.action.get_ref() == Delay => RuleAction::Delay(d.0),
                     _ => RuleAction::Drop,
                 };
                 let kind = fault.kind.as_ref().map(|k| k.get_ref().clone());
-                let label = format!("{:?} next {} {} {fromn}->{ton}", fault.action.get_ref(), fault.count, kind.as_deref().unwrap_or("message")).to_lowercase();
+                let mut label = format!("{:?} next {} {} {fromn}->{ton}", fault.action.get_ref(), fault.count, kind.as_deref().unwrap_or("message")).to_lowercase();
+                if fault.reorder {
+                    label.push_str(" (out of order)");
+                }
                 (Control::AddRule(MessageRule { kind, from, to, action, remaining: fault.count }), label, None)
             }
         };
