@@ -125,23 +125,25 @@ fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
 /// **`committed-offset-monotonic`** (reference D-15): a group's committed offset for a partition
 /// never moves backwards, unless a member of the group was reset there (`auto.offset.reset`
 /// after OFFSET_OUT_OF_RANGE, or a start without a committed offset) since the higher commit.
-/// Checked on the commits the coordinator accepted, in the order the committers saw the answers;
-/// a commit accepted after a higher one for a lower offset overwrote it (the coordinator keeps
-/// the last one appended, whatever its value), and after a rebalance or a restart the group
-/// resumes at the lower offset and processes the records in between again.
+/// Checked on the offsets the coordinators wrote to `__consumer_offsets`, in the order they took
+/// effect (the coordinator keeps the last one written, whatever its value): a lower offset
+/// written after a higher one takes the group back, and after a rebalance or a restart it
+/// resumes there and processes the records in between again. (The order the committers saw the
+/// answers in is not that order: a paused member sees an old answer late.)
 fn committed_offset_monotonic(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
-    // Per (group, partition): the highest accepted commit since the last reset, and its seq.
+    // Per (group, partition): the highest offset written since the last reset, and its seq.
     let mut high: BTreeMap<(String, TopicPartition), (Offset, u64)> = BTreeMap::new();
     let mut out = Vec::new();
     let mut reported = BTreeSet::new();
     for h in input.history {
-        let Some(group) = node_group.get(&h.node) else { continue };
         match &h.obs {
             Observation::PositionSet { partition, reason, .. } if *reason != crate::model::observe::PositionReason::Committed => {
-                high.remove(&(group.clone(), partition.clone()));
+                if let Some(group) = node_group.get(&h.node) {
+                    high.remove(&(group.clone(), partition.clone()));
+                }
             }
-            Observation::Committed { offsets, error: ErrorCode::None, generation, .. } => {
+            Observation::OffsetsWritten { group, offsets } => {
                 for (tp, o) in offsets {
                     let key = (group.clone(), tp.clone());
                     match high.get(&key) {
@@ -150,11 +152,11 @@ fn committed_offset_monotonic(input: &CheckInput<'_>) -> Vec<Violation> {
                                 out.push(Violation {
                                     kind: COMMITTED_OFFSET_MONOTONIC.into(),
                                     summary: format!(
-                                        "group {group}: the committed offset of {tp} went back from {top} to {o}: {}'s commit of {o} (generation {generation}) was accepted after the commit of {top}; the group will resume at {o} and process {} record(s) again",
+                                        "group {group}: the committed offset of {tp} went back from {top} to {o}: coordinator {} wrote {o} after {top}; the group will resume at {o} and process {} record(s) again",
                                         input.name(h.node),
                                         top.0 - o.0
                                     ),
-                                    // The step that broke it first, then the commit it overwrote.
+                                    // The step that broke it first, then the write it overwrote.
                                     evidence: vec![h.seq, seq],
                                 });
                             }
@@ -652,18 +654,18 @@ mod tests {
     }
 
     #[test]
-    fn a_lower_commit_accepted_after_a_higher_one_breaks_committed_offset_monotonic() {
-        let ok = |seq: u64, o: i64| at(seq, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(o))], error: ErrorCode::None });
-        let fenced = |seq: u64, o: i64| at(seq, 1, Observation::Committed { group: "g".into(), generation: 1, offsets: vec![(tp(), Offset(o))], error: ErrorCode::IllegalGeneration });
-        let forward = vec![assigned(1, 1, 1, "a"), ok(2, 5), ok(3, 5), ok(4, 9)];
+    fn a_lower_offset_written_after_a_higher_one_breaks_committed_offset_monotonic() {
+        // Node 9 is the coordinator; node 1 the member.
+        let written = |seq: u64, o: i64| at(seq, 9, Observation::OffsetsWritten { group: "g".into(), offsets: vec![(tp(), Offset(o))] });
+        let forward = vec![assigned(1, 1, 1, "a"), written(2, 5), written(3, 5), written(4, 9)];
         assert!(run(&forward, &[]).iter().all(|v| v.kind != COMMITTED_OFFSET_MONOTONIC));
-        let back = vec![assigned(1, 1, 1, "a"), ok(2, 5), ok(3, 9), ok(4, 7)];
+        let back = vec![assigned(1, 1, 1, "a"), written(2, 5), written(3, 9), written(4, 7)];
         let v = run(&back, &[]);
         assert!(v.iter().any(|v| v.kind == COMMITTED_OFFSET_MONOTONIC && v.summary.contains("went back from 9 to 7") && v.evidence == vec![4, 3]), "{v:?}");
-        // A refused commit does not move anything; a reset in between allows a lower commit.
-        let refused = vec![assigned(1, 1, 1, "a"), ok(2, 9), fenced(3, 7)];
-        assert!(run(&refused, &[]).iter().all(|v| v.kind != COMMITTED_OFFSET_MONOTONIC));
-        let reset = vec![assigned(1, 1, 1, "a"), ok(2, 9), start(3, 1, 0, PositionReason::Reset), ok(4, 3)];
+        // Another group's offsets are its own; a reset in between allows a lower offset.
+        let other = vec![assigned(1, 1, 1, "a"), written(2, 9), at(3, 9, Observation::OffsetsWritten { group: "h".into(), offsets: vec![(tp(), Offset(2))] })];
+        assert!(run(&other, &[]).iter().all(|v| v.kind != COMMITTED_OFFSET_MONOTONIC));
+        let reset = vec![assigned(1, 1, 1, "a"), written(2, 9), start(3, 1, 0, PositionReason::Reset), written(4, 3)];
         assert!(run(&reset, &[]).iter().all(|v| v.kind != COMMITTED_OFFSET_MONOTONIC));
     }
 

@@ -191,9 +191,9 @@ impl<P> Network<P> {
             return SendOutcome::Dropped(DropReason::Partitioned);
         }
         let conn = self.links[&(from, to)].generation;
-        if self.clogged.contains(&(from, to)) {
-            return SendOutcome::Held { conn };
-        }
+        // A message sent on a clogged link goes in flight like any other and is held when it
+        // arrives, behind the messages sent before it: holding it at once would let it overtake
+        // them (the connection's order is the order of arrivals).
         let cfg = self.link_config(from, to).clone();
         if chooser.chance(Choice::Loss { from, to }, cfg.loss) {
             return SendOutcome::Dropped(DropReason::Lost);
@@ -585,10 +585,17 @@ mod tests {
     #[test]
     fn a_clog_holds_and_unclog_releases_in_order() {
         let mut n = net();
-        n.clog(A, B);
         let mut c = Min::default();
+        // One message is already in flight when the link clogs; two more are sent while it is
+        // clogged. Each is held when it arrives, so the first stays first.
+        let SendOutcome::Deliver { conn, .. } = n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut c) else { panic!() };
+        n.clog(A, B);
+        for _ in 1..3 {
+            let SendOutcome::Deliver { conn: same, .. } = n.send(SimTime(10), A, B, "ProduceRequest", &mut c) else { panic!() };
+            assert_eq!(same, conn);
+        }
         for i in 0..3 {
-            let SendOutcome::Held { conn } = n.send(SimTime::ZERO, A, B, "ProduceRequest", &mut c) else { panic!() };
+            assert_eq!(n.arrive(A, B, conn), ArriveOutcome::Held);
             n.hold(A, B, conn, i);
         }
         assert!(arrives(&mut n, B, A), "a clog is one-way unless both directions are clogged");

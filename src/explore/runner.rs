@@ -249,7 +249,7 @@ fn unconverged(world: &World<KafkaNode>, roles: &Roles) -> Vec<String> {
         out.push(format!("group {group}: no live member owns {}", list.join(", ")));
     }
     if acked_in_limbo(world, roles) {
-        out.push("acknowledged records are still above the high watermark".into());
+        out.push("acknowledged records are still above the high watermark, or on a partition without a leader".into());
     }
     if out.is_empty() {
         out.push("the workload did not complete".into());
@@ -258,8 +258,9 @@ fn unconverged(world: &World<KafkaNode>, roles: &Roles) -> Vec<String> {
 }
 
 /// Whether an acknowledged record still sits above its partition's high watermark on the live
-/// leader (an `acks=1` record whose replication has not finished): the run waits for it to be
-/// committed, or to disappear, before the checkers judge the log.
+/// leader (an `acks=1` record whose replication has not finished), or on a partition that has no
+/// leader (one may still be elected, e.g. when a replica finishes restarting): the run waits for
+/// it to be committed, or to disappear, before the checkers judge the log.
 fn acked_in_limbo(world: &World<KafkaNode>, roles: &Roles) -> bool {
     let mut newest: BTreeMap<&TopicPartition, Offset> = BTreeMap::new();
     for h in world.history() {
@@ -269,7 +270,9 @@ fn acked_in_limbo(world: &World<KafkaNode>, roles: &Roles) -> bool {
         }
     }
     newest.into_iter().any(|(tp, acked)| {
-        let Some(leader) = controller_leader(world, roles, tp) else { return false };
+        // No leader yet (a replica may still be restarting): the acknowledged records are neither
+        // readable nor known lost; wait for the controller to decide.
+        let Some(leader) = controller_leader(world, roles, tp) else { return true };
         let Some(node) = roles.layout.node_of(leader) else { return false };
         match world.actor(node) {
             Some(KafkaNode::Broker(b)) => {

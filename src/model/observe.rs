@@ -36,6 +36,9 @@ pub enum Observation {
     /// A member sent an OffsetCommit (its answer may never come: the coordinator may still have
     /// applied it).
     CommitRequested { group: String, generation: i32, offsets: Vec<(TopicPartition, Offset)> },
+    /// A group coordinator wrote committed offsets to `__consumer_offsets` (the commit is durable
+    /// and now the group's committed offsets): coordinator-side, in the order they take effect.
+    OffsetsWritten { group: String, offsets: Vec<(TopicPartition, Offset)> },
     /// An OffsetCommit came back: the offsets, and the coordinator's answer.
     Committed { group: String, generation: i32, offsets: Vec<(TopicPartition, Offset)>, error: ErrorCode },
 }

@@ -185,6 +185,7 @@ pub fn observation(o: &Value) -> Option<String> {
             };
             format!("position of {tp} set to {} ({why})", o["offset"])
         }
+        "offsets_written" => format!("group {group}: committed offsets {} written to __consumer_offsets", offsets_value(&o["offsets"])),
         "no_committed_offset" => format!(
             "group {group} has no committed offset for {} (OffsetFetch sent at {:.3}s): they start from auto.offset.reset",
             tps(&o["partitions"]),

@@ -527,7 +527,7 @@ pub fn names_token(text: &str, needle: &str) -> bool {
 
 /// The observation ops a `--kind` can name.
 pub const OBSERVATIONS: &[&str] =
-    &["produce_invoked", "produce_acked", "produce_failed", "polled", "processed", "position_set", "no_committed_offset", "joined", "assigned", "revoked", "commit_requested", "committed"];
+    &["produce_invoked", "produce_acked", "produce_failed", "polled", "processed", "position_set", "no_committed_offset", "joined", "assigned", "revoked", "commit_requested", "committed", "offsets_written"];
 
 /// The timers a `--kind` can name.
 pub const TIMERS: &[&str] = &[

@@ -652,6 +652,7 @@ impl Group {
         }
         let (g, n) = (self.group_id.clone(), offsets.len());
         ctx.explain(|| format!("group {g}: {n} committed offset(s) written to __consumer_offsets"));
+        ctx.observe(crate::model::Observation::OffsetsWritten { group: self.group_id.clone(), offsets: offsets.to_vec() });
     }
 
     fn validate_commit(&self, req: &OffsetCommitRequest) -> ErrorCode {
