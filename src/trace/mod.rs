@@ -7,6 +7,7 @@
 
 pub mod facts;
 pub mod phrases;
+pub mod state;
 pub mod step;
 pub mod text;
 pub mod words;
