@@ -6,6 +6,7 @@ pub mod explore;
 pub mod shrink;
 pub mod tools;
 pub mod trace;
+pub mod view;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -207,6 +208,9 @@ pub enum Command {
     /// Compare two saved traces and name the first semantic difference (a generation's
     /// assignment, a leader, a commit, an acknowledged offset, a record consumed, a fault).
     Diff(trace::DiffArgs),
+    /// Write a run as one self-contained HTML page: a space-time diagram, each step explained,
+    /// and the partitions, groups and consumers as they stood, stepped with the arrow keys.
+    View(view::ViewArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -234,6 +238,7 @@ pub fn main() -> ExitCode {
         Command::Replay { scenario, seed, report, trace, force, nemesis } => explore::replay(&scenario, seed, report, trace, force, nemesis),
         Command::Trace(args) => trace::trace(args),
         Command::Diff(args) => trace::diff(args),
+        Command::View(args) => view::view(args),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod phrases;
 pub mod state;
 pub mod step;
 pub mod text;
+pub mod view;
 pub mod words;
 
 use std::io::Write;
