@@ -139,3 +139,36 @@ fn the_page_steps_with_keys_and_shows_the_violation() {
     assert!(partitions.contains("| 0/0 |"), "{partitions}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kafkasim step` with its keys piped in: one 80×24 screen per key.
+#[test]
+fn the_terminal_stepper_follows_keys() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafkasim"))
+        .args(["step", "scenarios/bugs/kip-101-truncate-to-hw.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Two steps on, one back, the next violation, the next fault, quit (and keys after q are ignored).
+    child.stdin.take().unwrap().write_all(b"nnpvfqnn").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Each screen ends with the key line.
+    let screens: Vec<&str> = text.split_inclusive("q quit\n").filter(|s| s.contains("step ")).collect();
+    assert_eq!(screens.len(), 6, "{text}");
+    for s in &screens {
+        let lines: Vec<&str> = s.trim_start_matches('\n').trim_end_matches('\n').lines().collect();
+        assert_eq!(lines.len(), 24, "{s}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 80), "{s}");
+    }
+    let step = |s: &str| -> u64 { s.split("  step ").nth(1).unwrap().split('/').next().unwrap().parse().unwrap() };
+    let steps: Vec<u64> = screens.iter().map(|s| step(s)).collect();
+    assert_eq!(&steps[..4], &[0, 1, 2, 1]);
+    assert!(steps[4] > 1 && steps[5] > steps[4], "{steps:?}");
+    assert!(screens[4].contains("** VIOLATION [lost-write] record p0#0"), "{}", screens[4]);
+    assert!(screens[4].contains("P events-0 L=b0 e0 ISR=[b0, b1]"), "{}", screens[4]);
+    assert!(screens[5].contains("** FAULT"), "{}", screens[5]);
+}

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod explore;
 pub mod shrink;
+pub mod step;
 pub mod tools;
 pub mod trace;
 pub mod view;
@@ -211,6 +212,10 @@ pub enum Command {
     /// Write a run as one self-contained HTML page: a space-time diagram, each step explained,
     /// and the partitions, groups and consumers as they stood, stepped with the arrow keys.
     View(view::ViewArgs),
+    /// Step through a run in the terminal (80×24): each step explained, with the partitions,
+    /// groups and consumers as they stood; n/→ next, p/← back, f fault, r rebalance, v violation,
+    /// q quit.
+    Step(step::StepArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -239,6 +244,7 @@ pub fn main() -> ExitCode {
         Command::Trace(args) => trace::trace(args),
         Command::Diff(args) => trace::diff(args),
         Command::View(args) => view::view(args),
+        Command::Step(args) => step::step(args),
     }
 }
 

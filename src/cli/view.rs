@@ -11,7 +11,9 @@ use clap::Args;
 use super::{load_with_nemesis, EXIT_BAD_INPUT, EXIT_MATCHED};
 use crate::explore::{run_scenario, RunOptions};
 use crate::trace::step::{load_jsonl, Step, StepSink};
-use crate::trace::view::{page, PageInfo};
+use serde_json::Value;
+
+use crate::trace::view::{data, page_of, PageInfo};
 
 #[derive(Args, Debug)]
 pub struct ViewArgs {
@@ -36,29 +38,25 @@ pub struct ViewArgs {
     pub force: bool,
 }
 
-fn bad(msg: String) -> ExitCode {
+pub(crate) fn bad(msg: String) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
-pub fn view(args: ViewArgs) -> ExitCode {
-    if args.output.exists() && !args.force {
-        return bad(format!("{} exists; pass --force to overwrite it", args.output.display()));
-    }
-    let html = match (&args.file, &args.scenario) {
+/// The viewer's data for a scenario run (or a saved trace), or the exit code after saying what is
+/// wrong.
+pub fn prepare(scenario: Option<&PathBuf>, file: Option<&PathBuf>, seed: Option<u64>, nemesis: bool) -> Result<Value, ExitCode> {
+    match (file, scenario) {
         (Some(file), _) => match load_jsonl(file) {
             Ok(t) => {
                 let info = PageInfo { scenario: &t.scenario, seed: t.seed, verdict: None, violations: &[], reproduce: format!("kafkasim view --file {}", file.display()) };
-                page(&t.nodes, &t.steps, &info)
+                Ok(data(&t.nodes, &t.steps, &info))
             }
-            Err(e) => return bad(e.to_string()),
+            Err(e) => Err(bad(e.to_string())),
         },
         (None, Some(path)) => {
-            let scenario = match load_with_nemesis(path, args.nemesis) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            let seed = args.seed.unwrap_or_else(|| scenario.default_seed());
+            let scenario = load_with_nemesis(path, nemesis)?;
+            let seed = seed.unwrap_or_else(|| scenario.default_seed());
             let steps: Rc<RefCell<Vec<Step>>> = Rc::default();
             let options = RunOptions { sink: Some(Box::new(StepSink { steps: steps.clone() })), ..RunOptions::default() };
             let report = run_scenario(&scenario, seed, options);
@@ -70,9 +68,19 @@ pub fn view(args: ViewArgs) -> ExitCode {
                 violations: &report.violations,
                 reproduce: report.reproduce.clone(),
             };
-            page(&scenario.node_names(), &steps, &info)
+            Ok(data(&scenario.node_names(), &steps, &info))
         }
-        (None, None) => return bad("give a scenario or --file".into()),
+        (None, None) => Err(bad("give a scenario or --file".into())),
+    }
+}
+
+pub fn view(args: ViewArgs) -> ExitCode {
+    if args.output.exists() && !args.force {
+        return bad(format!("{} exists; pass --force to overwrite it", args.output.display()));
+    }
+    let html = match prepare(args.scenario.as_ref(), args.file.as_ref(), args.seed, args.nemesis) {
+        Ok(d) => page_of(&d),
+        Err(code) => return code,
     };
     if let Err(e) = std::fs::write(&args.output, &html) {
         return bad(format!("{}: {e}", args.output.display()));

@@ -134,10 +134,15 @@ pub fn data(names: &[String], steps: &[Step], info: &PageInfo<'_>) -> Value {
 
 /// The page, with its data inline.
 pub fn page(names: &[String], steps: &[Step], info: &PageInfo<'_>) -> String {
-    let data = serde_json::to_string(&data(names, steps, info)).expect("json");
+    page_of(&data(names, steps, info))
+}
+
+/// The page of [`data`]'s output.
+pub fn page_of(data: &Value) -> String {
+    let title = html_escape(&format!("{} seed {}", data["scenario"].as_str().unwrap_or("?"), data["seed"]));
+    let data = serde_json::to_string(data).expect("json");
     // Inside <script>, `</` could end the element: JSON allows `<\/` for it.
     let data = data.replace("</", "<\\/");
-    let title = html_escape(&format!("{} seed {}", info.scenario, info.seed));
     TEMPLATE.replace("{{TITLE}}", &title).replace("{{DATA}}", &data)
 }
 
