@@ -14,6 +14,7 @@ const CANDIDATES: &[&str] = &["/usr/bin/chromium", "/usr/bin/chromium-browser", 
 
 fn find_chromium() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("KAFKASIM_CHROMIUM") {
+        assert!(Path::new(&p).exists(), "KAFKASIM_CHROMIUM={p}: no such file");
         return Some(PathBuf::from(p));
     }
     CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists())
