@@ -71,6 +71,8 @@ pub struct ConsumerView {
     pub assigned: Vec<String>,
     /// Partition → the offset of the next record it will read.
     pub positions: BTreeMap<String, i64>,
+    /// `stopped` or `killed` while the node is down.
+    pub down: Option<String>,
 }
 
 /// The state after a step.
@@ -138,6 +140,9 @@ impl ClusterState {
             put("consumers", c, "assigned", list(&v.assigned));
             let p: Vec<String> = v.positions.iter().map(|(tp, o)| format!("{tp}@{o}")).collect();
             put("consumers", c, "positions", p.join(" "));
+            if let Some(d) = &v.down {
+                put("consumers", c, "down", d.clone());
+            }
         }
         out
     }
@@ -208,6 +213,17 @@ impl StateFold {
                             self.replica(&p.partition.to_string(), node).leo = Some(p.fetch_offset.0);
                         }
                     }
+                }
+            }
+            Body::Lifecycle { change } if change == "stopped" || change == "killed" => {
+                // A consumer that is down owns nothing and reads nothing.
+                if let Some(c) = here.as_ref().and_then(|n| self.state.consumers.get_mut(n)) {
+                    *c = ConsumerView { group: c.group.clone(), down: Some(change.clone()), ..ConsumerView::default() };
+                }
+            }
+            Body::Start { restart: false } => {
+                if let Some(c) = here.as_ref().and_then(|n| self.state.consumers.get_mut(n)) {
+                    c.down = None;
                 }
             }
             Body::Deliver { msg: Wire::Known(m), .. } => self.delivered(here.as_deref().unwrap_or("?"), m),
@@ -515,6 +531,27 @@ mod tests {
             assert_eq!(replica(&st, "orders-0", b), (Some(250), Some(250)));
         }
         assert_eq!(st.consumers["c2"].assigned, ["orders-2"]);
+    }
+
+    #[test]
+    fn a_stopped_consumer_owns_nothing_and_the_group_moves_on() {
+        let (names, steps) = run("scenarios/learn/consumer-leaves-rebalance.toml");
+        let stop = steps.iter().find(|s| matches!(&s.body, Body::Lifecycle { change } if change == "stopped")).unwrap();
+        let who = names[stop.node.unwrap() as usize].clone();
+        let before = at(&names, &steps, stop.seq - 1);
+        assert!(!before.consumers[&who].assigned.is_empty());
+        let c = &at(&names, &steps, stop.seq).consumers[&who];
+        assert_eq!((c.down.as_deref(), c.assigned.len(), c.positions.len()), (Some("stopped"), 0, 0));
+        // At the end the others share the four partitions in a later generation, and the group
+        // has committed offsets.
+        let st = at(&names, &steps, steps.last().unwrap().seq);
+        let g = &st.groups["orders-app"];
+        assert!(g.generation.unwrap() >= 2 && g.state.as_deref() == Some("Stable"), "{g:?}");
+        assert!(!g.members.contains(&who), "{g:?}");
+        let mut owned: Vec<&String> = g.assignment.iter().filter(|(m, _)| **m != who).flat_map(|(_, tps)| tps).collect();
+        owned.sort();
+        assert_eq!(owned, ["orders-0", "orders-1", "orders-2", "orders-3"]);
+        assert!(!g.committed.is_empty());
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl Stepper {
         let room = HEIGHT - 1 - out.len();
         let mut lines: Vec<String> = Vec::new();
         for ((order, name), mut cols) in tables {
-            let rank = |c: &str| ["leader", "epoch", "ISR", "coordinator", "state", "generation", "members", "assignment", "committed", "group", "assigned", "positions"].iter().position(|x| *x == c).unwrap_or(99);
+            let rank = |c: &str| ["leader", "epoch", "ISR", "coordinator", "state", "generation", "members", "assignment", "committed", "group", "down", "assigned", "positions"].iter().position(|x| *x == c).unwrap_or(99);
             cols.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(a.0.cmp(&b.0)));
             let body: Vec<String> = cols
                 .iter()
@@ -136,7 +136,10 @@ impl Stepper {
                 })
                 .collect();
             let kind = ["P", "G", "C"].get(order).unwrap_or(&"?");
-            lines.push(clip(&format!("{kind} {name} {}", body.join(" ")), WIDTH));
+            // A group's assignment and commits get lines of their own.
+            let (own, rest): (Vec<String>, Vec<String>) = body.into_iter().partition(|b| order == 1 && (b.starts_with("assignment=") || b.starts_with("committed=")));
+            lines.push(clip(&format!("{kind} {name} {}", rest.join(" ")), WIDTH));
+            lines.extend(own.iter().map(|b| clip(&format!("    {}", b.replacen('=', " ", 1)), WIDTH)));
         }
         if lines.len() > room {
             let more = lines.len() - room + 1;
