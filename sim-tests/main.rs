@@ -10,3 +10,4 @@ mod faults;
 mod cli;
 mod shrink;
 mod trace_text;
+mod viewer;

@@ -4,8 +4,10 @@
 pub mod bench;
 pub mod explore;
 pub mod shrink;
+pub mod step;
 pub mod tools;
 pub mod trace;
+pub mod view;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -208,6 +210,13 @@ pub enum Command {
     /// Compare two saved traces and name the first semantic difference (a generation's
     /// assignment, a leader, a commit, an acknowledged offset, a record consumed, a fault).
     Diff(trace::DiffArgs),
+    /// Write a run as one self-contained HTML page: a space-time diagram, each step explained,
+    /// and the partitions, groups and consumers as they stood, stepped with the arrow keys.
+    View(view::ViewArgs),
+    /// Step through a run in the terminal (80×24): each step explained, with the partitions,
+    /// groups and consumers as they stood; n/→ next, p/← back, f fault, r rebalance, v violation,
+    /// q quit.
+    Step(step::StepArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -235,6 +244,8 @@ pub fn main() -> ExitCode {
         Command::Replay { scenario, seed, report, out } => explore::replay(&scenario, seed, report, out.trace, out.force, out.nemesis),
         Command::Trace(args) => trace::trace(args),
         Command::Diff(args) => trace::diff(args),
+        Command::View(args) => view::view(args),
+        Command::Step(args) => step::step(args),
     }
 }
 

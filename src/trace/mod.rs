@@ -7,8 +7,11 @@
 
 pub mod facts;
 pub mod phrases;
+pub mod state;
 pub mod step;
+pub mod stepper;
 pub mod text;
+pub mod view;
 pub mod words;
 
 use std::io::Write;

@@ -1,0 +1,90 @@
+//! `kafkasim view`: a run as one self-contained HTML page (space-time diagram, explained line,
+//! state panels, stepped with the arrow keys).
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use clap::Args;
+
+use super::{load_with_nemesis, EXIT_BAD_INPUT, EXIT_MATCHED};
+use crate::explore::{run_scenario, RunOptions};
+use crate::trace::step::{load_jsonl, Step, StepSink};
+use serde_json::Value;
+
+use crate::trace::view::{data, page_of, PageInfo};
+
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// The scenario to run (or give --file).
+    #[arg(required_unless_present = "file")]
+    pub scenario: Option<PathBuf>,
+    /// Show a saved trace (`kafkasim run … --trace FILE`) instead of running a scenario (it has no
+    /// verdict, so no violations are shown).
+    #[arg(long, conflicts_with_all = ["scenario", "seed", "nemesis"])]
+    pub file: Option<PathBuf>,
+    /// The seed (default: the scenario's `run.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run the scenario's `[nemesis]`.
+    #[arg(long)]
+    pub nemesis: bool,
+    /// The HTML file to write (refuses to overwrite an existing file unless --force).
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub(crate) fn bad(msg: String) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+/// The viewer's data for a scenario run (or a saved trace), or the exit code after saying what is
+/// wrong.
+pub fn prepare(scenario: Option<&PathBuf>, file: Option<&PathBuf>, seed: Option<u64>, nemesis: bool) -> Result<Value, ExitCode> {
+    match (file, scenario) {
+        (Some(file), _) => match load_jsonl(file) {
+            Ok(t) => {
+                let info = PageInfo { scenario: &t.scenario, seed: t.seed, verdict: None, violations: &[], reproduce: format!("kafkasim view --file {}", file.display()) };
+                Ok(data(&t.nodes, &t.steps, &info))
+            }
+            Err(e) => Err(bad(e.to_string())),
+        },
+        (None, Some(path)) => {
+            let scenario = load_with_nemesis(path, nemesis)?;
+            let seed = seed.unwrap_or_else(|| scenario.default_seed());
+            let steps: Rc<RefCell<Vec<Step>>> = Rc::default();
+            let options = RunOptions { sink: Some(Box::new(StepSink { steps: steps.clone() })), ..RunOptions::default() };
+            let report = run_scenario(&scenario, seed, options);
+            let steps = std::mem::take(&mut *steps.borrow_mut());
+            let info = PageInfo {
+                scenario: &scenario.name,
+                seed,
+                verdict: Some((report.verdict.clone(), report.expected.clone())),
+                violations: &report.violations,
+                reproduce: report.reproduce.clone(),
+            };
+            Ok(data(&scenario.node_names(), &steps, &info))
+        }
+        (None, None) => Err(bad("give a scenario or --file".into())),
+    }
+}
+
+pub fn view(args: ViewArgs) -> ExitCode {
+    if args.output.exists() && !args.force {
+        return bad(format!("{} exists; pass --force to overwrite it", args.output.display()));
+    }
+    let html = match prepare(args.scenario.as_ref(), args.file.as_ref(), args.seed, args.nemesis) {
+        Ok(d) => page_of(&d),
+        Err(code) => return code,
+    };
+    if let Err(e) = std::fs::write(&args.output, &html) {
+        return bad(format!("{}: {e}", args.output.display()));
+    }
+    println!("wrote {} ({} bytes)", args.output.display(), html.len());
+    ExitCode::from(EXIT_MATCHED)
+}
