@@ -117,25 +117,33 @@ impl Stepper {
         for (k, v) in self.cells(i) {
             let mut parts = keys[k].split(SEP);
             let (panel, name, col) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let order = ["partitions", "groups", "consumers"].iter().position(|p| *p == panel).unwrap_or(3);
+            // Groups and consumers first: they are few; then partitions, internal topics last.
+            let order = match panel {
+                "groups" => 1,
+                "consumers" => 2,
+                _ if name.starts_with("__") => 3,
+                _ => 0,
+            };
             tables.entry((order, name.to_string())).or_default().push((col.to_string(), v));
         }
         let room = HEIGHT - 1 - out.len();
         let mut lines: Vec<String> = Vec::new();
+        let mut tables: Vec<((usize, String), Vec<(String, String)>)> = tables.into_iter().collect();
+        tables.sort_by_key(|((order, _), _)| [1, 2, 0, 3].iter().position(|o| o == order));
         for ((order, name), mut cols) in tables {
             let rank = |c: &str| ["leader", "epoch", "ISR", "coordinator", "state", "generation", "members", "assignment", "committed", "group", "down", "assigned", "positions"].iter().position(|x| *x == c).unwrap_or(99);
             cols.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(a.0.cmp(&b.0)));
             let body: Vec<String> = cols
                 .iter()
                 .filter(|(_, v)| !v.is_empty() && v != "[]")
-                .map(|(c, v)| match (order, c.as_str()) {
+                .map(|(c, v)| match (order.min(3) % 3, c.as_str()) {
                     (0, "leader") => format!("L={v}"),
                     (0, "epoch") => format!("e{v}"),
                     (0, c) if c.ends_with(" LEO/HW") => format!("{}:{v}", c.trim_end_matches(" LEO/HW")),
                     _ => format!("{c}={v}"),
                 })
                 .collect();
-            let kind = ["P", "G", "C"].get(order).unwrap_or(&"?");
+            let kind = ["P", "G", "C", "P"].get(order).unwrap_or(&"?");
             // A group's assignment and commits get lines of their own.
             let (own, rest): (Vec<String>, Vec<String>) = body.into_iter().partition(|b| order == 1 && (b.starts_with("assignment=") || b.starts_with("committed=")));
             lines.push(clip(&format!("{kind} {name} {}", rest.join(" ")), WIDTH));
