@@ -273,9 +273,9 @@ fn the_walkthroughs_quote_real_output() {
             }
             let argv = std::iter::once("trace").chain(cmd.split_whitespace());
             let args = Cmd::try_parse_from(argv).unwrap_or_else(|e| panic!("{}: {cmd}: {e}", doc.display())).args;
-            let scenario = args.scenario.clone().expect("the walkthroughs run scenarios");
-            let (names, steps) = runs.entry((scenario.display().to_string(), args.seed)).or_insert_with(|| {
-                let (s, steps, _) = run(&root().join(&scenario), args.seed);
+            let scenario = args.source.scenario.clone().expect("the walkthroughs run scenarios");
+            let (names, steps) = runs.entry((scenario.display().to_string(), args.source.seed)).or_insert_with(|| {
+                let (s, steps, _) = run(&root().join(&scenario), args.source.seed);
                 (s.node_names(), steps)
             });
             let opts = text_options(&args, names).unwrap();

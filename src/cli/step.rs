@@ -1,10 +1,11 @@
 //! `kafkasim step`: a run stepped in the terminal (80×24), one key at a time.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Args;
+
+use super::trace::TraceSource;
 
 use super::view::prepare;
 use super::EXIT_MATCHED;
@@ -12,18 +13,8 @@ use crate::trace::stepper::{Key, Stepper};
 
 #[derive(Args, Debug)]
 pub struct StepArgs {
-    /// The scenario to run (or give --file).
-    #[arg(required_unless_present = "file")]
-    pub scenario: Option<PathBuf>,
-    /// Step through a saved trace instead of running a scenario.
-    #[arg(long, conflicts_with_all = ["scenario", "seed", "nemesis"])]
-    pub file: Option<PathBuf>,
-    /// The seed (default: the scenario's `run.seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Run the scenario's `[nemesis]`.
-    #[arg(long)]
-    pub nemesis: bool,
+    #[command(flatten)]
+    pub source: TraceSource,
 }
 
 /// Puts the terminal in single-key mode until dropped.
@@ -71,7 +62,7 @@ fn next_key(input: &mut impl Iterator<Item = u8>) -> Option<Key> {
 }
 
 pub fn step(args: StepArgs) -> ExitCode {
-    let data = match prepare(args.scenario.as_ref(), args.file.as_ref(), args.seed, args.nemesis) {
+    let data = match prepare(args.source.scenario.as_ref(), args.source.file.as_ref(), args.source.seed, args.source.nemesis) {
         Ok(d) => d,
         Err(code) => return code,
     };

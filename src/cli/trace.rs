@@ -15,12 +15,14 @@ use crate::trace::facts::{differences, facts};
 use crate::trace::step::{load_jsonl, LoadedTrace, Step, StepSink};
 use crate::trace::text::{render, TextOptions};
 
-#[derive(Args, Debug)]
-pub struct TraceArgs {
+/// Where the steps come from, for `trace`, `view` and `step`: a scenario run now, or a saved trace.
+#[derive(Args, Debug, Clone)]
+pub struct TraceSource {
     /// The scenario to run (or give --file).
     #[arg(required_unless_present = "file")]
     pub scenario: Option<PathBuf>,
-    /// Explain a saved trace (`kafkasim run … --trace FILE`) instead of running a scenario.
+    /// Read a saved trace (`kafkasim run … --trace FILE`) instead of running a scenario (a saved
+    /// trace has no verdict, so no violations are shown).
     #[arg(long, conflicts_with_all = ["scenario", "seed", "nemesis"])]
     pub file: Option<PathBuf>,
     /// The seed (default: the scenario's `run.seed`).
@@ -29,6 +31,12 @@ pub struct TraceArgs {
     /// Run the scenario's `[nemesis]`.
     #[arg(long)]
     pub nemesis: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub source: TraceSource,
     /// Show every step: timers set and cancelled, disk writes, sends whose delivery is shown.
     #[arg(long)]
     pub all: bool,
@@ -81,8 +89,8 @@ fn bad(msg: String) -> ExitCode {
 
 /// Runs a scenario and keeps its steps.
 fn run_with_steps(args: &TraceArgs, path: &PathBuf) -> Result<(LoadedTrace, RunReport), ExitCode> {
-    let scenario = load_with_nemesis(path, args.nemesis)?;
-    let seed = args.seed.unwrap_or_else(|| scenario.default_seed());
+    let scenario = load_with_nemesis(path, args.source.nemesis)?;
+    let seed = args.source.seed.unwrap_or_else(|| scenario.default_seed());
     let steps: Rc<RefCell<Vec<Step>>> = Rc::default();
     let options = RunOptions { sink: Some(Box::new(StepSink { steps: steps.clone() })), ..RunOptions::default() };
     let report = run_scenario(&scenario, seed, options);
@@ -132,7 +140,7 @@ pub fn text_options(args: &TraceArgs, nodes: &[String]) -> Result<TextOptions, S
 }
 
 pub fn trace(args: TraceArgs) -> ExitCode {
-    let (trace, report, source) = match (&args.file, &args.scenario) {
+    let (trace, report, source) = match (&args.source.file, &args.source.scenario) {
         (Some(file), _) => match load_jsonl(file) {
             Ok(t) => (t, None, file.display().to_string()),
             Err(e) => return bad(e.to_string()),
@@ -176,7 +184,7 @@ pub fn trace(args: TraceArgs) -> ExitCode {
 /// The verdict and each violation with its evidence, and how to look at it.
 fn violations(r: &RunReport, source: &str, args: &TraceArgs) -> String {
     let mut s = format!("verdict {} (expected {})\n", r.verdict, r.expected);
-    let flags = if args.nemesis { " --nemesis" } else { "" };
+    let flags = if args.source.nemesis { " --nemesis" } else { "" };
     const SHOWN: usize = 10;
     // With --around, only the violations that cite the step looked at.
     let cited: Vec<_> = r.violations.iter().filter(|v| args.around.is_none_or(|seq| v.evidence.contains(&seq))).collect();

@@ -8,6 +8,8 @@ use std::rc::Rc;
 
 use clap::Args;
 
+use super::trace::TraceSource;
+
 use super::{load_with_nemesis, EXIT_BAD_INPUT, EXIT_MATCHED};
 use crate::explore::{run_scenario, RunOptions};
 use crate::trace::step::{load_jsonl, Step, StepSink};
@@ -17,19 +19,8 @@ use crate::trace::view::{data, page_of, PageInfo};
 
 #[derive(Args, Debug)]
 pub struct ViewArgs {
-    /// The scenario to run (or give --file).
-    #[arg(required_unless_present = "file")]
-    pub scenario: Option<PathBuf>,
-    /// Show a saved trace (`kafkasim run … --trace FILE`) instead of running a scenario (it has no
-    /// verdict, so no violations are shown).
-    #[arg(long, conflicts_with_all = ["scenario", "seed", "nemesis"])]
-    pub file: Option<PathBuf>,
-    /// The seed (default: the scenario's `run.seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Run the scenario's `[nemesis]`.
-    #[arg(long)]
-    pub nemesis: bool,
+    #[command(flatten)]
+    pub source: TraceSource,
     /// The HTML file to write (refuses to overwrite an existing file unless --force).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
@@ -78,7 +69,7 @@ pub fn view(args: ViewArgs) -> ExitCode {
     if args.output.exists() && !args.force {
         return bad(format!("{} exists; pass --force to overwrite it", args.output.display()));
     }
-    let html = match prepare(args.scenario.as_ref(), args.file.as_ref(), args.seed, args.nemesis) {
+    let html = match prepare(args.source.scenario.as_ref(), args.source.file.as_ref(), args.source.seed, args.source.nemesis) {
         Ok(d) => page_of(&d),
         Err(code) => return code,
     };
