@@ -56,6 +56,25 @@ pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     v
 }
 
+/// Collects violations, at most one per key (a group and partition): the first time a checker
+/// finds its invariant broken there is the one worth reading.
+struct FirstPer<K: Ord> {
+    seen: BTreeSet<K>,
+    out: Vec<Violation>,
+}
+
+impl<K: Ord> FirstPer<K> {
+    fn new() -> Self {
+        FirstPer { seen: BTreeSet::new(), out: Vec::new() }
+    }
+
+    fn report(&mut self, key: K, violation: impl FnOnce() -> Violation) {
+        if self.seen.insert(key) {
+            self.out.push(violation());
+        }
+    }
+}
+
 /// Pairs each OffsetCommit a member sent with its answer (by generation, in order), carrying what
 /// a checker noted when it was sent.
 struct CommitsInFlight<T> {
@@ -90,8 +109,7 @@ fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
     // Per (group, partition): every accepted commit, in history order, with when it was seen.
     let mut accepted: BTreeMap<(String, TopicPartition), Vec<(crate::model::SimTime, Offset, u64)>> = BTreeMap::new();
-    let mut out = Vec::new();
-    let mut reported = BTreeSet::new();
+    let mut found = FirstPer::new();
     for h in input.history {
         let Some(group) = node_group.get(&h.node) else { continue };
         match &h.obs {
@@ -104,8 +122,7 @@ fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
                 for partition in partitions {
                     let Some(commits) = accepted.get(&(group.clone(), partition.clone())) else { continue };
                     let Some(&(_, committed, seq)) = commits.iter().rev().find(|(at, _, _)| at < asked_at) else { continue };
-                    if reported.insert((group.clone(), partition.clone())) {
-                        out.push(Violation {
+                    found.report((group.clone(), partition.clone()), || Violation {
                             kind: OFFSET_RESUMPTION.into(),
                             summary: format!(
                                 "group {group}: {}'s OffsetFetch found no committed offset for {partition}, but the group had committed {committed} before it asked (the commit was lost); it starts from auto.offset.reset",
@@ -113,13 +130,12 @@ fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
                             ),
                             evidence: vec![seq, h.seq],
                         });
-                    }
                 }
             }
             _ => {}
         }
     }
-    out
+    found.out
 }
 
 /// **`committed-offset-monotonic`** (reference D-15): a group's committed offset for a partition
@@ -134,8 +150,7 @@ fn committed_offset_monotonic(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
     // Per (group, partition): the highest offset written since the last reset, and its seq.
     let mut high: BTreeMap<(String, TopicPartition), (Offset, u64)> = BTreeMap::new();
-    let mut out = Vec::new();
-    let mut reported = BTreeSet::new();
+    let mut found = FirstPer::new();
     for h in input.history {
         match &h.obs {
             Observation::PositionSet { partition, reason, .. } if *reason != crate::model::observe::PositionReason::Committed => {
@@ -148,8 +163,7 @@ fn committed_offset_monotonic(input: &CheckInput<'_>) -> Vec<Violation> {
                     let key = (group.clone(), tp.clone());
                     match high.get(&key) {
                         Some(&(top, seq)) if *o < top => {
-                            if reported.insert(key.clone()) {
-                                out.push(Violation {
+                            found.report(key.clone(), || Violation {
                                     kind: COMMITTED_OFFSET_MONOTONIC.into(),
                                     summary: format!(
                                         "group {group}: the committed offset of {tp} went back from {top} to {o}: coordinator {} wrote {o} after {top}; the group will resume at {o} and process {} record(s) again",
@@ -159,7 +173,6 @@ fn committed_offset_monotonic(input: &CheckInput<'_>) -> Vec<Violation> {
                                     // The step that broke it first, then the write it overwrote.
                                     evidence: vec![h.seq, seq],
                                 });
-                            }
                         }
                         Some(&(top, _)) if *o == top => {}
                         _ => {
@@ -171,7 +184,7 @@ fn committed_offset_monotonic(input: &CheckInput<'_>) -> Vec<Violation> {
             _ => {}
         }
     }
-    out
+    found.out
 }
 
 /// **`commit-after-process`** (reference D-13): a group's committed offset never runs ahead of
@@ -184,8 +197,7 @@ fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut processed: BTreeMap<(String, TopicPartition), Offset> = BTreeMap::new();
     // Noted at sending: the offsets that ran ahead of processing, and how far processing was.
     let mut in_flight: CommitsInFlight<Vec<(TopicPartition, Offset, Offset)>> = CommitsInFlight::new();
-    let mut out = Vec::new();
-    let mut reported = BTreeSet::new();
+    let mut found = FirstPer::new();
     for h in input.history {
         let Some(group) = node_group.get(&h.node) else { continue };
         match &h.obs {
@@ -214,8 +226,7 @@ fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
                     continue;
                 }
                 for (tp, o, done) in ahead {
-                    if reported.insert((group.clone(), tp.clone())) {
-                        out.push(Violation {
+                    found.report((group.clone(), tp.clone()), || Violation {
                             kind: COMMIT_AFTER_PROCESS.into(),
                             summary: format!(
                                 "group {group}: {} committed {tp} at offset {o} while the group had processed it only up to {done}",
@@ -223,13 +234,12 @@ fn commit_after_process(input: &CheckInput<'_>) -> Vec<Violation> {
                             ),
                             evidence: vec![sent_seq, h.seq],
                         });
-                    }
                 }
             }
             _ => {}
         }
     }
-    out
+    found.out
 }
 
 /// **`commit-fencing`** (reference D-10): the coordinator accepts no commit that carries a
@@ -318,8 +328,7 @@ fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
     // Per (group, partition) and offset: commits sent and not refused (they may have been
     // applied), and whether one was acknowledged.
     let mut committed: BTreeMap<(String, TopicPartition), BTreeMap<Offset, (u32, bool)>> = BTreeMap::new();
-    let mut out = Vec::new();
-    let mut reported = BTreeSet::new();
+    let mut found = FirstPer::new();
     for h in input.history {
         let Some(group) = node_group.get(&h.node) else { continue };
         match &h.obs {
@@ -342,8 +351,8 @@ fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
             Observation::PositionSet { partition, offset, reason } => {
                 let from_commit = *reason == crate::model::observe::PositionReason::Committed;
                 let known = committed.get(&(group.clone(), partition.clone())).and_then(|m| m.get(offset)).is_some_and(|(live, acked)| *live > 0 || *acked);
-                if from_commit && !known && reported.insert((group.clone(), partition.clone())) {
-                    out.push(Violation {
+                if from_commit && !known {
+                    found.report((group.clone(), partition.clone()), || Violation {
                         kind: GROUP_ISOLATION.into(),
                         summary: format!("group {group}: {} started {partition} at committed offset {offset}, which group {group} never committed", input.name(h.node)),
                         evidence: vec![h.seq],
@@ -353,7 +362,7 @@ fn group_isolation(input: &CheckInput<'_>) -> Vec<Violation> {
             _ => {}
         }
     }
-    out
+    found.out
 }
 
 /// The records each group was owed (see the module documentation) and did not receive.
