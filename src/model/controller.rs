@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Serialize;
 
 use super::actor::{Ctx, DiskDone, DiskImage};
+use super::command::Command;
 use super::config::ClusterLayout;
 use super::ids::{BrokerId, LeaderEpoch, NodeId, TopicPartition};
 use super::metadata::{BrokerRegistration, MetadataImage, PartitionState};
@@ -128,6 +129,43 @@ impl Controller {
             Msg::AlterPartitionRequest(r) => self.on_alter_partition(ctx, from, r),
             _ => {}
         }
+    }
+
+    /// CreatePartitions (`kafka-topics --alter --partitions`, reference D-17): the topic grows to
+    /// `count` partitions. Each new partition gets the layout's replica assignment, an ISR of the
+    /// replicas that are active, the first of them as leader, and leader and partition epoch 0, as
+    /// KRaft's `createPartitions` does; the change is published like any other.
+    pub fn on_command(&mut self, ctx: &mut CtlCtx<'_>, command: Command) {
+        let Command::CreatePartitions { topic, count } = command else {
+            return ctx.explain(|| format!("the controller takes no {command:?} call"));
+        };
+        let current = self.image.partitions.keys().filter(|tp| tp.topic == topic).count() as i32;
+        let Some(config) = self.config.layout.topic(&topic).cloned().filter(|_| current > 0) else {
+            ctx.mark("controller.create_partitions.rejected");
+            return ctx.explain(|| format!("CreatePartitions for {topic}: UNKNOWN_TOPIC_OR_PARTITION"));
+        };
+        if count <= current {
+            ctx.mark("controller.create_partitions.rejected");
+            return ctx.explain(|| invalid_partitions(current, count));
+        }
+        let mut created = Vec::new();
+        for p in current..count {
+            let replicas = self.config.layout.replicas(&config, p);
+            let isr: Vec<BrokerId> = replicas.iter().copied().filter(|b| self.image.is_active(*b)).collect();
+            let Some(&leader) = isr.first() else {
+                ctx.mark("controller.create_partitions.rejected");
+                return ctx.explain(|| format!("CreatePartitions for {topic}: INVALID_REPLICATION_FACTOR (no replica of partition {p} is active)"));
+            };
+            let state = PartitionState { replicas, isr, leader: Some(leader), leader_epoch: LeaderEpoch(0), partition_epoch: 0 };
+            created.push((TopicPartition::new(topic.clone(), p), state));
+        }
+        ctx.mark("controller.create_partitions");
+        ctx.explain(|| {
+            let each: Vec<String> = created.iter().map(|(tp, s)| format!("{tp} (leader {}, ISR {})", s.leader.expect("set"), BrokerId::list(&s.isr))).collect();
+            format!("CreatePartitions: {topic} grows from {current} to {count} partitions: {}; leader epoch 0; published once durable", each.join(", "))
+        });
+        self.image.partitions.extend(created);
+        self.commit(ctx);
     }
 
     pub fn on_timer(&mut self, ctx: &mut CtlCtx<'_>, timer: ControllerTimer) {
@@ -327,5 +365,14 @@ impl Controller {
             return ErrorCode::IneligibleReplica;
         }
         ErrorCode::None
+    }
+}
+
+/// Kafka's INVALID_PARTITIONS messages for a CreatePartitions that would not grow the topic.
+pub fn invalid_partitions(current: i32, requested: i32) -> String {
+    if requested < current {
+        format!("Topic currently has {current} partitions, which is higher than the requested {requested}.")
+    } else {
+        format!("Topic already has {current} partition(s).")
     }
 }

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod assignor;
 pub mod broker;
+pub mod command;
 pub mod config;
 pub mod consumer;
 pub mod consumer_group;
@@ -19,6 +20,7 @@ pub mod producer;
 pub mod protocol;
 pub mod time;
 
+pub use command::Command;
 pub use actor::{Actor, Ctx, DiskDone, DiskImage, DiskOp, Effect, Message};
 pub use ids::{BrokerId, LeaderEpoch, NodeId, Offset, RecordId, TopicPartition};
 pub use node::{DiskEntry, KafkaNode, NodeTimer};

@@ -107,10 +107,10 @@ impl Broker {
             .collect();
         let mut partitions = BTreeMap::new();
         for topic in &config.layout.topics {
-            for p in 0..topic.partitions {
-                if !config.layout.replicas(topic, p).contains(&config.broker_id) {
-                    continue;
-                }
+            // The topic's partitions at creation, and any added later (CreatePartitions) that
+            // left a log on this disk; one added without a log yet comes back with the metadata.
+            let added = disk.files.keys().filter_map(|f| added_partition(f, topic));
+            for p in (0..topic.partitions).filter(|p| config.layout.replicas(topic, *p).contains(&config.broker_id)).chain(added) {
                 let tp = TopicPartition::new(topic.name.clone(), p);
                 let part = recover_partition(topic.clone(), tp.clone(), disk, checkpoint.get(&tp).copied());
                 partitions.insert(tp, part);
@@ -319,6 +319,15 @@ impl Broker {
             return;
         }
         let me = self.id();
+        // Partitions added to a topic (CreatePartitions) that this broker is a replica of: an
+        // empty log, made leader or follower below like the others.
+        for (tp, state) in &image.partitions {
+            if state.replicas.contains(&me) && !self.partitions.contains_key(tp) {
+                let Some(topic) = self.config.layout.topic(&tp.topic).cloned() else { continue };
+                ctx.explain(|| format!("{tp} is a new partition of {}: creates its empty log", tp.topic));
+                self.partitions.insert(tp.clone(), recover_partition(topic, tp.clone(), &DiskImage::default(), None));
+            }
+        }
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         for tp in tps {
             let Some(new) = image.partitions.get(&tp).cloned() else { continue };
@@ -524,6 +533,13 @@ fn group_error(msg: &Msg, e: ErrorCode) -> Msg {
         Msg::OffsetFetchRequest(r) => Msg::OffsetFetchResponse(OffsetFetchResponse { correlation_id: r.correlation_id, error_code: e, offsets: vec![] }),
         _ => unreachable!("only group requests"),
     }
+}
+
+/// The partition number of `file` when it is the log of a partition of `topic` beyond those it
+/// was created with (`<topic>-<p>.log`, `p >= partitions`).
+fn added_partition(file: &str, topic: &super::config::TopicConfig) -> Option<i32> {
+    let p: i32 = file.strip_suffix(".log")?.strip_prefix(topic.name.as_str())?.strip_prefix('-')?.parse().ok()?;
+    (p >= topic.partitions).then_some(p)
 }
 
 fn recover_partition(
