@@ -376,3 +376,68 @@ pub fn invalid_partitions(current: i32, requested: i32) -> String {
         format!("Topic already has {current} partition(s).")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::model::actor::Effect;
+    use crate::model::config::TopicConfig;
+
+    fn step(f: impl FnOnce(&mut CtlCtx<'_>)) -> Vec<Effect<KafkaNode>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(SimTime(1_000), NodeId(3), &mut rng, &mut out, None);
+        f(&mut ctx);
+        out
+    }
+
+    /// Three brokers, topic `t` with 2 partitions and 2 replicas; broker 2 fenced.
+    fn controller() -> Controller {
+        let mut topic = TopicConfig::new("t", 2);
+        topic.replication_factor = 2;
+        let layout = ClusterLayout { brokers: (0..3).map(|i| (BrokerId(i), NodeId(i as u32))).collect(), topics: vec![topic], controller: NodeId(3), ..ClusterLayout::default() };
+        let mut c = Controller::recover(ControllerConfig { layout, broker_session_timeout_ms: 9_000 }, &DiskImage::default());
+        step(|ctx| c.on_start(ctx));
+        for b in 0..3 {
+            c.image.brokers.insert(BrokerId(b), BrokerRegistration { node: NodeId(b as u32), fenced: b == 2, broker_epoch: 1 });
+        }
+        c
+    }
+
+    #[test]
+    fn create_partitions_adds_replicated_partitions_at_epoch_zero_and_persists_them() {
+        let mut c = controller();
+        let version = c.image.version;
+        let fx = step(|ctx| c.on_command(ctx, Command::CreatePartitions { topic: "t".into(), count: 4 }));
+        // Partition 2: replicas [b2, b0]; b2 is fenced, so the ISR is [b0] and b0 leads.
+        let p2 = &c.image.partitions[&TopicPartition::new("t", 2)];
+        assert_eq!((p2.replicas.clone(), p2.isr.clone(), p2.leader), (vec![BrokerId(2), BrokerId(0)], vec![BrokerId(0)], Some(BrokerId(0))));
+        let p3 = &c.image.partitions[&TopicPartition::new("t", 3)];
+        assert_eq!((p3.replicas.clone(), p3.isr.clone(), p3.leader), (vec![BrokerId(0), BrokerId(1)], vec![BrokerId(0), BrokerId(1)], Some(BrokerId(0))));
+        assert_eq!((p3.leader_epoch, p3.partition_epoch), (LeaderEpoch(0), 0));
+        assert_eq!(c.image.version, version + 1);
+        let appended = fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Append { entry: DiskEntry::Metadata(img), .. }) if img.partitions.len() == 4));
+        assert!(appended, "the new image is written to the metadata log before it is published");
+        assert!(fx.iter().any(|e| matches!(e, Effect::Mark("controller.create_partitions"))));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Send { .. })), "published only once durable");
+    }
+
+    #[test]
+    fn create_partitions_that_would_not_grow_the_topic_is_rejected() {
+        for count in [1, 2] {
+            let mut c = controller();
+            let before = c.image.clone();
+            let fx = step(|ctx| c.on_command(ctx, Command::CreatePartitions { topic: "t".into(), count }));
+            assert_eq!(c.image, before);
+            assert!(fx.iter().all(|e| matches!(e, Effect::Mark("controller.create_partitions.rejected"))), "count {count}");
+        }
+        let mut c = controller();
+        let fx = step(|ctx| c.on_command(ctx, Command::CreatePartitions { topic: "nope".into(), count: 3 }));
+        assert!(matches!(fx.as_slice(), [Effect::Mark("controller.create_partitions.rejected")]));
+        assert_eq!(invalid_partitions(3, 1), "Topic currently has 3 partitions, which is higher than the requested 1.");
+        assert_eq!(invalid_partitions(3, 3), "Topic already has 3 partition(s).");
+    }
+}
