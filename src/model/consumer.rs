@@ -390,18 +390,6 @@ impl Consumer {
         self.request(ctx, node, Pending::Metadata(node), |c| Msg::MetadataRequest(MetadataRequest { correlation_id: c, topics }));
     }
 
-    /// The topics a metadata request asks about: the subscription, and for a group leader every
-    /// topic of the group's subscription.
-    fn metadata_topics(&self) -> Vec<String> {
-        let mut topics = self.subscription.clone();
-        for t in &self.group_topics {
-            if !topics.contains(t) {
-                topics.push(t.clone());
-            }
-        }
-        topics
-    }
-
     fn on_metadata(&mut self, ctx: &mut CCtx<'_>, resp: MetadataResponse) {
         if !matches!(self.pending.remove(&resp.correlation_id), Some(Pending::Metadata(_))) {
             return;

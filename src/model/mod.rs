@@ -8,6 +8,7 @@ pub mod command;
 pub mod config;
 pub mod consumer;
 pub mod consumer_group;
+mod consumer_subscription;
 pub mod controller;
 pub mod group;
 pub mod ids;

@@ -36,6 +36,9 @@ use values::{Keys, Start};
 /// The controller's node name.
 pub const CONTROLLER: &str = "controller";
 
+/// A fault as the engine applies it to Kafka's nodes.
+type ScenarioControl = Control<Command>;
+
 pub const VERDICT_NAMES: &[&str] =
     &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
 
@@ -230,7 +233,7 @@ impl Scenario {
                 (None, Some(ts)) => return Err((ts.span(), "`topics` needs at least one topic".into())),
                 _ => return Err((c.name.span(), "a consumer needs exactly one of `topic = \"<topic>\"` or `topics = [\"<topic>\", …]`".into())),
             };
-            let counts = topics.iter().map(|t| topic_partitions(t)).collect::<Result<Vec<i32>, _>>()?;
+            let counts = topics.iter().map(&topic_partitions).collect::<Result<Vec<i32>, _>>()?;
             let n = counts[0];
             if let (Some(ps), Some(ts)) = (&c.partitions, &c.topics) {
                 if ts.get_ref().len() > 1 {
@@ -485,7 +488,7 @@ impl Scenario {
         let (node, from, to) = (id(&fault.node), id(&fault.from), id(&fault.to));
         let (nn, fromn, ton) = (name(&fault.node), name(&fault.from), name(&fault.to));
         use FaultAction::*;
-        let (control, label, undo): (Control<Command>, String, Option<(Control<Command>, String)>) = match *fault.action.get_ref() {
+        let (control, label, undo): (ScenarioControl, String, Option<(ScenarioControl, String)>) = match *fault.action.get_ref() {
             Crash => (Control::Crash(node.unwrap()), format!("crash {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Kill => (Control::Kill(node.unwrap()), format!("kill {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Restart => (Control::Restart(node.unwrap()), format!("restart {nn}"), None),
