@@ -102,6 +102,14 @@ fn added_partitions_reach_the_producer_then_the_group_through_its_leader() {
     assert_eq!(noticed.len(), 1, "{noticed:?}");
     let t = secs(noticed[0]);
     assert!(t > 5.0 && t <= 9.2, "within the leader's metadata.max.age.ms: {t}");
+    // The member that noticed led the last generation before it; the other did not notice.
+    let led_last = events
+        .iter()
+        .filter(|e| e["kind"] == "deliver" && e["msg"]["api"] == "JoinGroupResponse" && e["msg"]["error_code"] == "NONE" && secs(e) < t)
+        .filter(|e| e["msg"]["leader"] == e["msg"]["member_id"])
+        .last()
+        .map(|e| e["node"].as_u64().unwrap());
+    assert_eq!(led_last, noticed[0]["node"].as_u64(), "the group leader notices");
     // After it, one generation assigns all four partitions between the two members.
     let assigned = observed(&events, "assigned");
     let after: Vec<&(f64, u64, &Value)> = assigned.iter().filter(|(at, _, _)| *at > t).collect();
