@@ -309,3 +309,40 @@ fn a_producer_stopped_for_good_lets_the_run_complete() {
     assert!(sent > 150 && sent < 250, "about 2 s at 100/s: {sent}");
     assert_eq!(report.stats.records_acked, sent + 50);
 }
+
+/// A consumer without a group that reads all partitions takes an added one at its next metadata
+/// refresh, from where `start` says.
+#[test]
+fn a_standalone_consumer_over_all_partitions_reads_an_added_one() {
+    let text = r#"expect = "pass"
+[cluster]
+brokers = 1
+[[topics]]
+name = "t"
+partitions = 2
+[[producers]]
+name = "p1"
+topic = "t"
+messages = 600
+rate = 100
+keys = 10
+"metadata.max.age.ms" = 500
+[[consumers]]
+name = "c1"
+topic = "t"
+"auto.offset.reset" = "earliest"
+"metadata.max.age.ms" = 1000
+[[faults]]
+at = "2s"
+action = "add-partitions"
+topic = "t"
+count = 3
+"#;
+    let (report, events) = run(text);
+    assert_eq!(report.verdict, "pass", "{:?}", report.violations.first());
+    let polled: Vec<(f64, String)> = observed(&events, "polled").iter().map(|(t, _, o)| (*t, partition(o))).collect();
+    let first = polled.iter().find(|(_, p)| p == "t-2").expect("t-2 is read");
+    assert!(first.0 > 2.0 && first.0 < 3.6, "{}", first.0);
+    let started = observed(&events, "position_set").iter().find(|(_, _, o)| partition(o) == "t-2").map(|(_, _, o)| o["offset"].as_i64());
+    assert_eq!(started, Some(Some(0)), "from the earliest offset");
+}
