@@ -346,3 +346,21 @@ count = 3
     let started = observed(&events, "position_set").iter().find(|(_, _, o)| partition(o) == "t-2").map(|(_, _, o)| o["offset"].as_i64());
     assert_eq!(started, Some(Some(0)), "from the earliest offset");
 }
+
+/// A group leader that notices added partitions commits before it rejoins (onJoinPrepare); when
+/// that commit is answered UNKNOWN_MEMBER_ID (it had been paused past its session), the rejoin
+/// turns into a lost one. Seed 49 of the safe twin's nemesis does exactly that: the consumer then
+/// must be out of onJoinPrepare and hand fetched records to the application again (it once kept
+/// refetching them forever and the run ended at its time limit).
+#[test]
+fn a_fenced_commit_for_a_rejoin_does_not_stall_the_consumer() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/safe/new-partitions-reset-earliest.toml");
+    let mut scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    scenario.force_nemesis = true;
+    let collect = Collect::default();
+    let events = collect.events.clone();
+    let report = run_scenario(&scenario, 49, RunOptions { sink: Some(Box::new(collect)), ..RunOptions::default() });
+    let events = std::mem::take(&mut *events.borrow_mut());
+    assert!(!marks(&events, "consumer.metadata_changed").is_empty() && !marks(&events, "consumer.fenced").is_empty(), "seed 49 no longer takes that path");
+    assert_eq!(report.verdict, "pass", "{:?}", report.violations);
+}

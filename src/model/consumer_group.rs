@@ -647,7 +647,12 @@ impl Consumer {
                 self.drop_partitions(&partitions);
             }
         }
-        self.member().phase = Phase::Joining;
+        // Out of onJoinPrepare, whichever way it ended (a commit for a rebalance may be answered
+        // with a fencing error that turns the rejoin into a lost one): fetched records are
+        // handed to the application again.
+        let m = self.member();
+        m.committed_for_rejoin = false;
+        m.phase = Phase::Joining;
         self.join(ctx);
         false
     }
