@@ -21,6 +21,7 @@ pub const ALL: &[&str] = &[
     "broker.retention.delete",
     "broker.truncate.diverging_epoch",
     "broker.truncate.fully_start_at",
+    "broker.truncate.leader_epoch_end_offset",
     "broker.truncate.offset_out_of_range",
     "broker.truncate.to_high_watermark",
     "consumer.fenced",

@@ -169,6 +169,21 @@ pub struct BugsSection {
     /// member that reports an older generation than the newest.
     #[serde(rename = "KAFKA-14639", default)]
     pub kafka_14639: bool,
+    /// Before KIP-279 (KAFKA-6361, fixed 2.0.0): OffsetsForLeaderEpoch answers an end offset
+    /// without its epoch, and the follower truncates to it once.
+    #[serde(rename = "KIP-279", default)]
+    pub kip_279: bool,
+    /// Before KAFKA-14704 (fixed 3.5.0): a follower applies the leader's high watermark before it
+    /// truncates to the diverging epoch.
+    #[serde(rename = "KAFKA-14704", default)]
+    pub kafka_14704: bool,
+    /// Before KAFKA-9835 (fixed 2.6.0): a consumer read at the log end races a concurrent append
+    /// and returns records above the high watermark.
+    #[serde(rename = "KAFKA-9835", default)]
+    pub kafka_9835: bool,
+    /// Consumers that do not implement KIP-320: their fetches carry no leader epoch.
+    #[serde(rename = "KIP-320", default)]
+    pub kip_320: bool,
 }
 
 #[derive(Debug, Deserialize)]

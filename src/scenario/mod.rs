@@ -37,7 +37,7 @@ use values::{Keys, Start};
 pub const CONTROLLER: &str = "controller";
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "reads-committed", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -368,6 +368,10 @@ impl Scenario {
                 unfenced_commits: f.bugs.unfenced_commits,
                 kafka_7026: f.bugs.kafka_7026,
                 kafka_14639: f.bugs.kafka_14639,
+                kip_279: f.bugs.kip_279,
+                kafka_14704: f.bugs.kafka_14704,
+                kafka_9835: f.bugs.kafka_9835,
+                kip_320: f.bugs.kip_320,
             },
         }
     }

@@ -42,13 +42,14 @@ impl Broker {
     fn record_follower_fetch(&mut self, ctx: &mut BrokerCtx<'_>, follower: BrokerId, req: &FetchRequest) {
         let me = self.id();
         let now = ctx.now();
+        let kip_279 = self.bugs().kip_279;
         let mut progressed = Vec::new();
         for fp in &req.partitions {
             let Some(part) = self.partitions.get_mut(&fp.partition) else { continue };
             if !part.is_leader(me) || fp.current_leader_epoch != Some(part.leader_epoch()) {
                 continue;
             }
-            if diverging(part, fp).is_some() || fp.fetch_offset > part.log.log_end_offset() {
+            if diverging(part, fp, kip_279).is_some() || fp.fetch_offset > part.log.log_end_offset() {
                 continue;
             }
             part.update_follower(follower, fp.fetch_offset, now);
@@ -74,7 +75,7 @@ impl Broker {
             if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() {
                 return (bytes, true);
             }
-            if req.replica_id.is_some() && diverging(part, fp).is_some() {
+            if req.replica_id.is_some() && diverging(part, fp, self.bugs().kip_279).is_some() {
                 return (bytes, true);
             }
             let until = if req.replica_id.is_some() { log.log_end_offset() } else { log.high_watermark() };
@@ -108,6 +109,7 @@ impl Broker {
 
     fn answer_fetch(&self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: &FetchRequest) {
         let me = self.id();
+        let kip_279 = self.bugs().kip_279;
         let mut partitions = Vec::new();
         for fp in &req.partitions {
             let tp = &fp.partition;
@@ -137,8 +139,8 @@ impl Broker {
                         // log runs past the leader's end learns where to truncate, not
                         // OFFSET_OUT_OF_RANGE (Partition.fetchRecords checks lastFetchedEpoch
                         // before it reads the log).
-                        _ if req.replica_id.is_some() && diverging(part, fp).is_some() => {
-                            let (e, end) = diverging(part, fp).expect("checked");
+                        _ if req.replica_id.is_some() && diverging(part, fp, kip_279).is_some() => {
+                            let (e, end) = diverging(part, fp, kip_279).expect("checked");
                             data.diverging_epoch = Some((e, end));
                             ctx.mark("broker.fetch.diverging_epoch");
                             let f = req.replica_id.expect("checked");
@@ -161,7 +163,13 @@ impl Broker {
     }
 }
 
-/// The leader's divergence check for a follower's fetch (see [`super::epochs::divergence`]).
-fn diverging(part: &super::Partition, fp: &FetchPartition) -> Option<(LeaderEpoch, Offset)> {
-    super::epochs::divergence(&part.epochs, part.log.log_end_offset(), fp.fetch_offset, fp.last_fetched_epoch?)
+/// The leader's divergence check for a follower's fetch (see [`super::epochs::divergence`]), or,
+/// with the KIP-279 bug switch, its OffsetsForLeaderEpoch v0 answer
+/// ([`super::epochs::divergence_before_kip_279`]).
+fn diverging(part: &super::Partition, fp: &FetchPartition, kip_279: bool) -> Option<(LeaderEpoch, Offset)> {
+    let (leo, requested) = (part.log.log_end_offset(), fp.last_fetched_epoch?);
+    if kip_279 {
+        return super::epochs::divergence_before_kip_279(&part.epochs, leo, fp.fetch_offset, requested);
+    }
+    super::epochs::divergence(&part.epochs, leo, fp.fetch_offset, requested)
 }

@@ -104,6 +104,7 @@ impl Broker {
         part.pending_isr = None;
         let leader = part.leader();
         let epoch = part.leader_epoch();
+        part.truncating = true;
         if kip_101 {
             let hw = part.log.high_watermark();
             if hw < part.log.log_end_offset() {
@@ -137,7 +138,7 @@ impl Broker {
     /// Sends one fetch to each leader of a partition this broker follows, unless one is in flight.
     pub(crate) fn fetch_from_leaders(&mut self, ctx: &mut BrokerCtx<'_>) {
         let me = self.id();
-        let kip_101 = self.bugs().kip_101;
+        let (kip_101, kip_279) = (self.bugs().kip_101, self.bugs().kip_279);
         let mut by_leader: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
         for part in self.partitions.values() {
             let Some(leader) = part.leader().filter(|l| *l != me) else { continue };
@@ -145,7 +146,11 @@ impl Broker {
             if self.replica_fetches.contains_key(&node) {
                 continue;
             }
-            let last_fetched_epoch = if kip_101 { None } else { part.epochs.latest_epoch() };
+            let last_fetched_epoch = match (kip_101, kip_279) {
+                (true, _) => None,
+                (false, true) => part.epochs.latest_epoch().filter(|_| part.truncating),
+                (false, false) => part.epochs.latest_epoch(),
+            };
             by_leader.entry(node).or_default().push(FetchPartition {
                 partition: part.tp.clone(),
                 // What is complete: with flush.messages, a follower fsyncs what it appended
@@ -210,6 +215,17 @@ impl Broker {
                 let e = data.error_code;
                 ctx.explain(|| format!("{tp}: replica fetch failed with {e}"));
                 continue;
+            }
+            if self.config.layout.bugs.kip_279 && std::mem::take(&mut part.truncating) {
+                if let Some((_, end)) = data.diverging_epoch {
+                    // Before KIP-279: the end offset alone, taken at its word, once.
+                    let (leo, hw) = (part.log.log_end_offset(), part.log.high_watermark());
+                    let to = if end == Offset(-1) { hw } else { end.min(leo) };
+                    truncate(ctx, part, to);
+                    ctx.mark("broker.truncate.leader_epoch_end_offset");
+                    ctx.explain(|| format!("{tp}: KIP-279 bug switch: the leader says its epoch ends at {end}, no epoch named: truncated from {leo} to {to}; no further epoch checks"));
+                    continue;
+                }
             }
             if let Some((epoch, end)) = data.diverging_epoch {
                 // Truncate to the end of the largest epoch both logs have (KAFKA-10554).
