@@ -8,6 +8,7 @@ pub const ALL: &[&str] = &[
     "broker.fetch.diverging_epoch",
     "broker.fetch.fenced_leader_epoch",
     "broker.fetch.offset_out_of_range",
+    "broker.fetch.read_past_high_watermark",
     "broker.flush.messages",
     "broker.flush.ms",
     "broker.isr.expand",

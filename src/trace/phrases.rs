@@ -96,6 +96,7 @@ pub fn timer(timer: &Value, on_broker: bool) -> Option<String> {
         // Broker
         "FetchExpiry" => format!("a delayed fetch ({n}) reached its max.wait.ms: answered with what there is"),
         "ProduceExpiry" => format!("a delayed acks=all produce ({n}) reached its timeout: REQUEST_TIMED_OUT"),
+        "FetchSlice" => format!("the read of fetch answer {n} finishes slicing the segment (KAFKA-9835 bug switch)"),
         "FlushTick" => "the log flusher checks flush.ms".into(),
         "IsrCheck" => "the ISR check: followers behind for replica.lag.time.max.ms leave the ISR".into(),
         "HwCheckpoint" => "writes the high-watermark checkpoint file".into(),

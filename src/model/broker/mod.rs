@@ -70,6 +70,8 @@ pub enum BrokerTimer {
     Group(String, crate::model::group::GroupTimer),
     /// Loading a `__consumer_offsets` partition is done.
     GroupsLoaded(TopicPartition),
+    /// A consumer read's slice completes (the KAFKA-9835 bug switch).
+    FetchSlice(u64),
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +83,7 @@ pub struct Broker {
     pub broker_epoch: Option<u64>,
     pending_produces: BTreeMap<u64, produce::PendingProduce>,
     pending_fetches: BTreeMap<u64, fetch::PendingFetch>,
+    pending_slices: BTreeMap<u64, fetch::PendingSlice>,
     /// Replica fetches in flight, by leader node: correlation id.
     replica_fetches: BTreeMap<NodeId, u64>,
     /// AlterPartition requests in flight: correlation id → partition.
@@ -123,6 +126,7 @@ impl Broker {
             broker_epoch: None,
             pending_produces: BTreeMap::new(),
             pending_fetches: BTreeMap::new(),
+            pending_slices: BTreeMap::new(),
             replica_fetches: BTreeMap::new(),
             alter_partitions: BTreeMap::new(),
             next_id: 0,
@@ -183,6 +187,7 @@ impl Broker {
         match timer {
             BrokerTimer::FetchExpiry(id) => self.expire_fetch(ctx, id),
             BrokerTimer::ProduceExpiry(id) => self.expire_produce(ctx, id),
+            BrokerTimer::FetchSlice(id) => self.complete_slice(ctx, id),
             BrokerTimer::FlushTick => self.flush_by_age(ctx),
             BrokerTimer::Heartbeat => self.heartbeat(ctx),
             BrokerTimer::IsrCheck => self.shrink_isrs(ctx),
@@ -577,12 +582,16 @@ mod tests {
 
     /// Broker b0 of a 3-broker cluster, leading t-0 with the given ISR.
     fn leader(isr: &[i32], min_isr: i16, flush_messages: Option<u64>) -> Broker {
+        leader_with_bugs(isr, min_isr, flush_messages, BugSwitches::default())
+    }
+
+    fn leader_with_bugs(isr: &[i32], min_isr: i16, flush_messages: Option<u64>, bugs: BugSwitches) -> Broker {
         let mut topic = TopicConfig::new("t", 1);
         topic.replication_factor = 3;
         topic.min_insync_replicas = min_isr;
         topic.flush_messages = flush_messages;
         let brokers = (0..3).map(|i| (BrokerId(i), NodeId(i as u32))).collect();
-        let layout = ClusterLayout { brokers, topics: vec![topic], controller: NodeId(3), ..ClusterLayout::default() };
+        let layout = ClusterLayout { brokers, topics: vec![topic], controller: NodeId(3), bugs, ..ClusterLayout::default() };
         let mut b = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage::default());
         b.broker_epoch = Some(1);
         let mut image = MetadataImage { version: 1, ..MetadataImage::default() };
@@ -729,5 +738,76 @@ mod tests {
         let p = &b.partitions[&tp()];
         assert_eq!((p.log.log_end_offset(), p.log.high_watermark()), (Offset(4), Offset(2)));
         assert_eq!(p.epochs.latest_epoch(), Some(LeaderEpoch(3)), "the epoch cache is rebuilt from the batches");
+    }
+
+    fn consumer_fetch(offset: i64) -> FetchRequest {
+        let mut req = follower_fetch(0, offset);
+        req.replica_id = None;
+        req.partitions[0].last_fetched_epoch = None;
+        req
+    }
+
+    fn fetch_responses(effects: &[Effect<KafkaNode>]) -> Vec<&FetchResponse> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { to: CLIENT, msg: Msg::FetchResponse(r) } => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn offsets(r: &FetchResponse) -> Vec<i64> {
+        r.partitions[0].records.iter().flat_map(|b| b.offsets()).map(|(o, _)| o.0).collect()
+    }
+
+    /// KAFKA-9835: with the switch, a read whose limit (the HW) is the log end is cut only when
+    /// the slice completes, and an append handled meanwhile comes with it, above the HW the answer
+    /// carries. Without it the answer is immediate and stops at the HW.
+    #[test]
+    fn kafka_9835_a_read_at_the_log_end_takes_an_append_made_while_it_slices() {
+        for bug in [false, true] {
+            let mut b = leader_with_bugs(&[0, 1], 1, None, BugSwitches { kafka_9835: bug, ..BugSwitches::default() });
+            step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::Leader)));
+            step(|ctx| b.on_fetch(ctx, NodeId(1), follower_fetch(1, 2)));
+            assert_eq!(b.partitions[&tp()].log.high_watermark(), Offset(2));
+            let fx = step(|ctx| b.on_fetch(ctx, CLIENT, consumer_fetch(0)));
+            let answered_now = fetch_responses(&fx).first().map(|r| offsets(r));
+            step(|ctx| b.on_produce(ctx, CLIENT, produce(1, Acks::Leader)));
+            if !bug {
+                assert_eq!(answered_now, Some(vec![0, 1]));
+                continue;
+            }
+            assert_eq!(answered_now, None, "the slice is still open");
+            let id = b.pending_slices.keys().next().copied().expect("a pending slice");
+            let fx = step(|ctx| b.on_timer(ctx, BrokerTimer::FetchSlice(id)));
+            let r = fetch_responses(&fx);
+            assert_eq!(offsets(r[0]), vec![0, 1, 2], "offset 2 was appended during the slice");
+            assert_eq!(r[0].partitions[0].high_watermark, Offset(2), "the answer's HW is the one the read started with");
+        }
+    }
+
+    /// KIP-279: before it, the leader answers a follower's first fetch (its OffsetsForLeaderEpoch
+    /// question, epoch 1) with "the start of the first epoch after 1", here 8, and not the epoch
+    /// that offset ends; the follower at 10 is told to truncate to 8. With KIP-279 the answer is
+    /// (epoch 0, 8).
+    #[test]
+    fn kip_279_the_leader_answers_an_end_offset_without_its_epoch() {
+        for bug in [false, true] {
+            let mut b = leader_with_bugs(&[0, 1, 2], 1, None, BugSwitches { kip_279: bug, ..BugSwitches::default() });
+            let part = b.partitions.get_mut(&tp()).unwrap();
+            part.epochs = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(2), Offset(8))]);
+            for seq in 0..12 {
+                part.log.append(vec![Record { id: RecordId { producer: 0, seq }, key: None, size: 1, value: None }], LeaderEpoch(if seq < 8 { 0 } else { 2 }), 0, None);
+            }
+            part.state.as_mut().unwrap().leader_epoch = LeaderEpoch(2);
+            let mut req = follower_fetch(1, 10);
+            req.partitions[0].current_leader_epoch = Some(LeaderEpoch(2));
+            req.partitions[0].last_fetched_epoch = Some(LeaderEpoch(1));
+            let fx = step(|ctx| b.on_fetch(ctx, NodeId(1), req));
+            let Some(Effect::Send { msg: Msg::FetchResponse(r), .. }) = fx.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!() };
+            let expected = if bug { (LeaderEpoch(-1), Offset(8)) } else { (LeaderEpoch(0), Offset(8)) };
+            assert_eq!(r.partitions[0].diverging_epoch, Some(expected));
+        }
     }
 }
