@@ -317,6 +317,11 @@ pub struct ConsumerSection {
     /// What commits carry and when: "auto" (Java's default), "sync", "async", "per-message",
     /// "mark" (sarama's default) or "mark-before-process" (the unsafe style of reference D-13).
     pub commit: Option<CommitStyle>,
+    /// `client.rack` (KIP-392; default none): sent with each fetch, it lets a follower answer the
+    /// consumer's fetches (fetch-from-follower). The consumer still sends them where its metadata
+    /// says the leader is; a follower serves it only while that metadata is stale.
+    #[serde(rename = "client.rack")]
+    pub client_rack: Option<String>,
 }
 
 /// What a fault does.

@@ -593,6 +593,8 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId], bugs: &BugSwitches
         processing_per_record: c.processing_time.map_or(SimDuration::ZERO, |d| d.0),
         commit_style: c.commit.unwrap_or(if sarama { CommitStyle::Mark } else { CommitStyle::Auto }),
         client: c.client,
+        client_rack: c.client_rack.clone(),
+        without_kip_320: bugs.kip_320,
     }
 }
 

@@ -101,6 +101,7 @@ pub fn timer(timer: &Value, on_broker: bool) -> Option<String> {
         "IsrCheck" => "the ISR check: followers behind for replica.lag.time.max.ms leave the ISR".into(),
         "HwCheckpoint" => "writes the high-watermark checkpoint file".into(),
         "ReplicaFetchBackoff" => "replica.fetch.backoff.ms elapsed: fetches from the leaders again".into(),
+        "TruncateDiverged" => "the fetcher truncates the diverged logs of its last answer (KAFKA-14704 bug switch)".into(),
         "ReplicaFetchTimeout" => format!("the replica fetch {n} got no answer in time"),
         "RetentionCheck" => "the retention check (retention.ms, retention.bytes)".into(),
         "GroupsLoaded" => format!("finished loading {n}: now coordinates the groups stored there"),

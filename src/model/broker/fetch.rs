@@ -82,7 +82,7 @@ impl Broker {
         let mut bytes = 0;
         for fp in &req.partitions {
             let Some(part) = self.partitions.get(&fp.partition) else { return (bytes, true) };
-            if !part.is_leader(me) || fp.current_leader_epoch.is_some_and(|e| e != part.leader_epoch()) {
+            if !serves(part, me, req) || fp.current_leader_epoch.is_some_and(|e| e != part.leader_epoch()) {
                 return (bytes, true);
             }
             let log = &part.log;
@@ -138,7 +138,7 @@ impl Broker {
             };
             match self.partitions.get(tp) {
                 None => data.error_code = ErrorCode::UnknownTopicOrPartition,
-                Some(part) if !part.is_leader(me) => data.error_code = ErrorCode::NotLeaderOrFollower,
+                Some(part) if !serves(part, me, req) => data.error_code = ErrorCode::NotLeaderOrFollower,
                 Some(part) => {
                     let log = &part.log;
                     data.high_watermark = log.high_watermark();
@@ -210,6 +210,13 @@ impl Broker {
         }
         ctx.send(to, Msg::FetchResponse(response));
     }
+}
+
+/// Whether this replica answers the fetch: its leader does; a follower answers a consumer that sent
+/// client metadata (Fetch v11+, KIP-392: `FetchParams.fetchOnlyLeader` is false), reading below
+/// its own high watermark.
+fn serves(part: &super::Partition, me: BrokerId, req: &FetchRequest) -> bool {
+    part.is_leader(me) || (req.replica_id.is_none() && req.rack_id.is_some() && part.state.is_some())
 }
 
 /// The leader's divergence check for a follower's fetch (see [`super::epochs::divergence`]), or,

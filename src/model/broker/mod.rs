@@ -72,6 +72,9 @@ pub enum BrokerTimer {
     GroupsLoaded(TopicPartition),
     /// A consumer read's slice completes (the KAFKA-9835 bug switch).
     FetchSlice(u64),
+    /// The fetcher truncates the diverged partitions of its last answer (the KAFKA-14704 bug
+    /// switch).
+    TruncateDiverged,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +87,8 @@ pub struct Broker {
     pending_produces: BTreeMap<u64, produce::PendingProduce>,
     pending_fetches: BTreeMap<u64, fetch::PendingFetch>,
     pending_slices: BTreeMap<u64, fetch::PendingSlice>,
+    /// Diverged partitions the fetcher has yet to truncate (the KAFKA-14704 bug switch).
+    diverged: BTreeMap<TopicPartition, (crate::model::ids::LeaderEpoch, Offset)>,
     /// Replica fetches in flight, by leader node: correlation id.
     replica_fetches: BTreeMap<NodeId, u64>,
     /// AlterPartition requests in flight: correlation id → partition.
@@ -127,6 +132,7 @@ impl Broker {
             pending_produces: BTreeMap::new(),
             pending_fetches: BTreeMap::new(),
             pending_slices: BTreeMap::new(),
+            diverged: BTreeMap::new(),
             replica_fetches: BTreeMap::new(),
             alter_partitions: BTreeMap::new(),
             next_id: 0,
@@ -188,6 +194,7 @@ impl Broker {
             BrokerTimer::FetchExpiry(id) => self.expire_fetch(ctx, id),
             BrokerTimer::ProduceExpiry(id) => self.expire_produce(ctx, id),
             BrokerTimer::FetchSlice(id) => self.complete_slice(ctx, id),
+            BrokerTimer::TruncateDiverged => self.truncate_diverged(ctx),
             BrokerTimer::FlushTick => self.flush_by_age(ctx),
             BrokerTimer::Heartbeat => self.heartbeat(ctx),
             BrokerTimer::IsrCheck => self.shrink_isrs(ctx),
@@ -643,6 +650,7 @@ mod tests {
                 current_leader_epoch: Some(LeaderEpoch(0)),
                 last_fetched_epoch: Some(LeaderEpoch(0)),
             }],
+            rack_id: None,
         }
     }
 
@@ -809,5 +817,76 @@ mod tests {
             let expected = if bug { (LeaderEpoch(-1), Offset(8)) } else { (LeaderEpoch(0), Offset(8)) };
             assert_eq!(r.partitions[0].diverging_epoch, Some(expected));
         }
+    }
+
+    /// KAFKA-14704, and a follower serving a consumer that sends client metadata (KIP-392): the
+    /// deposed leader holds offsets 0..5 of epoch 0, of which only 0..2 survive on the new leader
+    /// (whose HW is 4). With the switch it takes HW 4 first and truncates only when the fetcher
+    /// gets to it; a consumer reading from it meanwhile gets offsets 2 and 3, which are then gone.
+    /// Without the switch it truncates at once and its HW stays where it was.
+    #[test]
+    fn kafka_14704_the_follower_takes_the_high_watermark_before_it_truncates() {
+        for bug in [false, true] {
+            let mut b = leader_with_bugs(&[0, 1, 2], 1, None, BugSwitches { kafka_14704: bug, ..BugSwitches::default() });
+            step(|ctx| b.on_produce(ctx, CLIENT, produce(5, Acks::Leader)));
+            let mut image = b.metadata.clone();
+            image.version += 1;
+            let s = image.partitions.get_mut(&tp()).unwrap();
+            (s.leader, s.leader_epoch, s.isr) = (Some(BrokerId(1)), LeaderEpoch(1), vec![BrokerId(1), BrokerId(2)]);
+            let fx = step(|ctx| b.apply_metadata(ctx, image));
+            let corr = fx
+                .iter()
+                .find_map(|e| match e {
+                    Effect::Send { to: NodeId(1), msg: Msg::FetchRequest(r) } => Some(r.correlation_id),
+                    _ => None,
+                })
+                .expect("the new follower fetches from b1");
+            let answer = FetchPartitionData {
+                partition: tp(),
+                error_code: ErrorCode::None,
+                high_watermark: Offset(4),
+                log_start_offset: Offset(0),
+                records: vec![],
+                diverging_epoch: Some((LeaderEpoch(0), Offset(2))),
+            };
+            step(|ctx| b.on_replica_fetch_response(ctx, NodeId(1), FetchResponse { correlation_id: corr, partitions: vec![answer] }));
+            let mut read = consumer_fetch(2);
+            read.partitions[0].current_leader_epoch = None; // no KIP-320
+            read.rack_id = Some("rack-a".into());
+            let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read.clone()));
+            let in_window = offsets(fetch_responses(&fx)[0]);
+            let p = &b.partitions[&tp()];
+            let seen = (p.log.log_end_offset(), p.log.high_watermark());
+            if !bug {
+                assert_eq!(seen, (Offset(2), Offset(0)), "truncated at once; the HW waits for the next answer");
+                assert!(in_window.is_empty());
+                continue;
+            }
+            assert_eq!(seen, (Offset(5), Offset(4)), "the HW first, above the divergence at 2");
+            assert_eq!(in_window, vec![2, 3], "the consumer is handed records about to be truncated");
+            step(|ctx| b.on_timer(ctx, BrokerTimer::TruncateDiverged));
+            let p = &b.partitions[&tp()];
+            assert_eq!((p.log.log_end_offset(), p.log.high_watermark()), (Offset(2), Offset(2)));
+        }
+    }
+
+    #[test]
+    fn a_follower_answers_a_consumer_only_when_it_sends_client_metadata() {
+        let mut b = leader(&[0, 1, 2], 1, None);
+        let mut image = b.metadata.clone();
+        image.version += 1;
+        let s = image.partitions.get_mut(&tp()).unwrap();
+        (s.leader, s.leader_epoch) = (Some(BrokerId(1)), LeaderEpoch(1));
+        step(|ctx| b.apply_metadata(ctx, image));
+        let mut read = consumer_fetch(0);
+        read.partitions[0].current_leader_epoch = Some(LeaderEpoch(1));
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read.clone()));
+        assert_eq!(fetch_responses(&fx)[0].partitions[0].error_code, ErrorCode::NotLeaderOrFollower);
+        read.rack_id = Some("rack-a".into());
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read.clone()));
+        assert_eq!(fetch_responses(&fx)[0].partitions[0].error_code, ErrorCode::None);
+        read.partitions[0].current_leader_epoch = Some(LeaderEpoch(0));
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read));
+        assert_eq!(fetch_responses(&fx)[0].partitions[0].error_code, ErrorCode::FencedLeaderEpoch, "a stale epoch is fenced on a follower too");
     }
 }
