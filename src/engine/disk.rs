@@ -192,6 +192,28 @@ impl<E: Clone> Disk<E> {
         }
     }
 
+    /// A machine crash that tears the last write: every fsync in flight is lost, and each file
+    /// whose cache is its durable content plus appends keeps them all (the OS had written them
+    /// back) except the last, which is only half written: `tear` says what it becomes on disk
+    /// (`None`: nothing). Other files revert to their durable content, as in [`Disk::crash`].
+    pub fn crash_torn(&mut self, tear: impl Fn(&E) -> Option<E>) {
+        self.pending.clear();
+        for f in self.files.values_mut() {
+            let d = f.durable.len();
+            if f.common == d && !f.rewritten {
+                if let Some(last) = (f.cached.len() > d).then(|| f.cached.pop()).flatten() {
+                    f.cached.extend(tear(&last));
+                }
+                f.durable.extend_from_slice(&f.cached[d..]);
+            } else {
+                f.cached.truncate(f.common);
+                f.cached.extend_from_slice(&f.durable[f.common..]);
+            }
+            f.common = f.cached.len();
+            f.rewritten = false;
+        }
+    }
+
     /// A graceful stop, or a kill that leaves the OS running: the page cache is written back and
     /// everything becomes durable. The process is gone, so its fsyncs in flight are forgotten.
     pub fn sync_all(&mut self) {
@@ -577,5 +599,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_torn_crash_keeps_the_unsynced_appends_but_tears_the_last() {
+        let mut d: Disk<u32> = Disk::new();
+        append(&mut d, "log", 1);
+        let t = fsync(&mut d, "log");
+        d.complete_sync(t);
+        for v in [2, 3, 4] {
+            append(&mut d, "log", v);
+        }
+        rewrite(&mut d, "checkpoint", vec![9]);
+        d.crash_torn(|v| Some(v + 100));
+        assert_eq!(d.cached("log"), &[1, 2, 3, 104], "2 and 3 were written back, 4 half written");
+        assert_eq!(d.durable("log"), d.cached("log"));
+        assert!(d.cached("checkpoint").is_empty(), "an unsynced rewrite is not torn: it is gone");
+        d.crash_torn(|_| None);
+        assert_eq!(d.cached("log"), &[1, 2, 3, 104], "nothing unsynced any more: nothing to tear");
     }
 }

@@ -19,6 +19,7 @@ pub const ALL: &[&str] = &[
     "broker.produce.not_leader",
     "broker.produce.out_of_order_sequence",
     "broker.produce.timed_out",
+    "broker.recovery.torn_batch",
     "broker.resign_leadership",
     "broker.retention.delete",
     "broker.truncate.diverging_epoch",

@@ -394,6 +394,11 @@ pub struct FaultSection {
     /// Undo the fault after this long (restart, resume, heal, unclog).
     #[serde(rename = "for")]
     pub duration: Option<Duration>,
+    /// With `action = "crash"`: the power goes in the middle of a write. Each file's unsynced
+    /// appends were written back except the last, which is half written; recovery truncates the
+    /// log before it (Kafka's LogLoader). Default false: every unsynced write is lost.
+    #[serde(default = "no")]
+    pub torn_tail: Spanned<bool>,
 }
 
 /// A fault's trigger, in protocol terms. Exactly one kind per trigger:

@@ -284,6 +284,9 @@ impl Scenario {
             _ => return Err((fault.action.span(), "a fault needs exactly one of `at = \"<time>\"` or `when = { … }`".into())),
         }
         use FaultAction::*;
+        if *fault.torn_tail.get_ref() && *fault.action.get_ref() != Crash {
+            return Err((fault.torn_tail.span(), "`torn_tail` goes with `action = \"crash\"`".into()));
+        }
         match *fault.action.get_ref() {
             Crash | Kill | Restart | Stop | Start | Pause | Resume | Isolate => node_ref(&fault.node, "node"),
             OneWay | Disconnect => node_ref(&fault.from, "from").and(node_ref(&fault.to, "to")),
@@ -438,6 +441,9 @@ impl Scenario {
         let (nn, fromn, ton) = (name(&fault.node), name(&fault.from), name(&fault.to));
         use FaultAction::*;
         let (control, label, undo): (Control, String, Option<(Control, String)>) = match *fault.action.get_ref() {
+            Crash if *fault.torn_tail.get_ref() => {
+                (Control::CrashTorn(node.unwrap()), format!("crash {nn} (torn tail)"), Some((Control::Restart(node.unwrap()), format!("restart {nn}"))))
+            }
             Crash => (Control::Crash(node.unwrap()), format!("crash {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Kill => (Control::Kill(node.unwrap()), format!("kill {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Restart => (Control::Restart(node.unwrap()), format!("restart {nn}"), None),

@@ -226,6 +226,7 @@ pub fn disk_op(op: &str, file: &str, len: u64) -> String {
 pub fn lifecycle(change: &str) -> Option<&'static str> {
     Some(match change {
         "crashed" => "crashes: its process and its page cache are gone (only fsynced data survives)",
+        "crashed mid-write" => "crashes in the middle of a write: its process is gone; the OS had written back its unsynced appends except the last of each file, which is half written",
         "killed" => "is killed: its process is gone, the OS keeps its page cache",
         "stopping" => "is shutting down gracefully",
         "stopped" => "stopped",

@@ -100,6 +100,8 @@ pub struct Broker {
     /// `__consumer_offsets` partitions this broker leads and is still loading: their groups'
     /// requests are answered COORDINATOR_LOAD_IN_PROGRESS.
     pub loading: std::collections::BTreeSet<TopicPartition>,
+    /// Log files recovery found torn: the file and how many valid batches precede the torn one.
+    torn_logs: Vec<(String, usize)>,
 }
 
 pub(crate) type BrokerCtx<'a> = Ctx<'a, KafkaNode>;
@@ -114,13 +116,17 @@ impl Broker {
             .filter_map(|e| if let DiskEntry::HighWatermark(tp, o) = e { Some((tp.clone(), *o)) } else { None })
             .collect();
         let mut partitions = BTreeMap::new();
+        let mut torn_logs = Vec::new();
         for topic in &config.layout.topics {
             for p in 0..topic.partitions {
                 if !config.layout.replicas(topic, p).contains(&config.broker_id) {
                     continue;
                 }
                 let tp = TopicPartition::new(topic.name.clone(), p);
-                let part = recover_partition(topic.clone(), tp.clone(), disk, checkpoint.get(&tp).copied());
+                let (part, torn) = recover_partition(topic.clone(), tp.clone(), disk, checkpoint.get(&tp).copied());
+                if let Some(valid) = torn {
+                    torn_logs.push((part.log_file(), valid));
+                }
                 partitions.insert(tp, part);
             }
         }
@@ -138,6 +144,7 @@ impl Broker {
             next_id: 0,
             groups: BTreeMap::new(),
             loading: Default::default(),
+            torn_logs,
         }
     }
 
@@ -159,6 +166,12 @@ impl Broker {
         let id = self.id();
         let n = self.partitions.len();
         ctx.explain(|| format!("broker {id} started with {n} partition replica(s) recovered from its disk; it registers with the controller"));
+        for (file, valid) in std::mem::take(&mut self.torn_logs) {
+            // LogSegment.recover: the batch whose CRC fails and everything after it go.
+            ctx.truncate(file.clone(), valid);
+            ctx.mark("broker.recovery.torn_batch");
+            ctx.explain(|| format!("{file}: recovery found a half-written batch after {valid} valid ones: truncated there"));
+        }
         self.register(ctx);
         if self.partitions.values().any(|p| p.topic.flush_ms.is_some()) {
             ctx.set_timer(NodeTimer::Broker(BrokerTimer::FlushTick), FLUSH_CHECK_INTERVAL);
@@ -543,12 +556,11 @@ fn recover_partition(
     tp: TopicPartition,
     disk: &DiskImage<DiskEntry>,
     hw_checkpoint: Option<Offset>,
-) -> Partition {
-    let batches: Vec<RecordBatch> = disk
-        .file(&format!("{tp}.log"))
-        .iter()
-        .filter_map(|e| if let DiskEntry::Batch(b) = e { Some(b.clone()) } else { None })
-        .collect();
+) -> (Partition, Option<usize>) {
+    // Recovery reads batches up to the first invalid one (a torn write) and drops the rest.
+    let file = disk.file(&format!("{tp}.log"));
+    let batches: Vec<RecordBatch> = file.iter().map_while(|e| if let DiskEntry::Batch(b) = e { Some(b.clone()) } else { None }).collect();
+    let torn = (batches.len() < file.len()).then_some(batches.len());
     let mut log = PartitionLog::recover(batches);
     let mut epochs = EpochCache::from_entries(
         disk.file(&format!("{tp}.epochs")).iter().filter_map(|e| if let DiskEntry::Epoch(ep, o) = e { Some((*ep, *o)) } else { None }).collect(),
@@ -562,7 +574,7 @@ fn recover_partition(
     // `become_follower`), which after a restart is at once.
     let hw = hw_checkpoint.unwrap_or(Offset(0)).min(log.log_end_offset());
     log.advance_high_watermark(hw);
-    Partition::new(topic, tp, log, epochs)
+    (Partition::new(topic, tp, log, epochs), torn)
 }
 
 /// How often the log flusher looks at `flush.ms` (Kafka's `log.flush.scheduler.interval.ms`
@@ -888,5 +900,25 @@ mod tests {
         read.partitions[0].current_leader_epoch = Some(LeaderEpoch(0));
         let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read));
         assert_eq!(fetch_responses(&fx)[0].partitions[0].error_code, ErrorCode::FencedLeaderEpoch, "a stale epoch is fenced on a follower too");
+    }
+
+    /// A crash tore the last batch of the log: recovery keeps the valid batches before it (and
+    /// their epochs) and, once started, truncates the file there (LogSegment.recover).
+    #[test]
+    fn recovery_truncates_a_torn_batch() {
+        let batch = |base: i64, epoch: i32| RecordBatch {
+            base_offset: Offset(base),
+            partition_leader_epoch: LeaderEpoch(epoch),
+            append_time_ms: 0,
+            producer: None,
+            records: vec![Record { id: RecordId { producer: 1, seq: base as u32 }, key: None, size: 5, value: None }],
+        };
+        let log = vec![DiskEntry::Batch(batch(0, 0)), DiskEntry::Batch(batch(1, 1)), DiskEntry::TornBatch];
+        let layout = ClusterLayout { brokers: vec![(BrokerId(0), NodeId(0))], topics: vec![TopicConfig::new("t", 1)], ..ClusterLayout::default() };
+        let mut b = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage { files: [("t-0.log".to_string(), log)].into_iter().collect() });
+        let p = &b.partitions[&tp()];
+        assert_eq!((p.log.log_end_offset(), p.epochs.latest_epoch()), (Offset(2), Some(LeaderEpoch(1))));
+        let fx = step(|ctx| b.on_start(ctx));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Truncate { file, len: 2 }) if file == "t-0.log")));
     }
 }
