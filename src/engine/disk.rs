@@ -175,21 +175,11 @@ impl<E: Clone> Disk<E> {
     /// the first `k` of its `n` unsynced entries, `k` asked of the chooser among `0..=n` (files in
     /// name order, only files with `n > 0`). Afterwards the cache equals [`Disk::image`].
     pub fn crash(&mut self, cfg: &DiskConfig, node: NodeId, chooser: &mut dyn Chooser) {
-        self.pending.clear();
-        for f in self.files.values_mut() {
-            let d = f.durable.len();
-            if f.common == d && !f.rewritten {
-                let n = f.cached.len() - d;
-                let kept = if cfg.torn_tail && n > 0 { chooser.pick(Choice::TornTail { node }, n + 1) } else { 0 };
-                f.cached.truncate(d + kept);
-                f.durable.extend_from_slice(&f.cached[d..]);
-            } else {
-                f.cached.truncate(f.common);
-                f.cached.extend_from_slice(&f.durable[f.common..]);
-            }
-            f.common = f.cached.len();
-            f.rewritten = false;
-        }
+        self.crash_keeping(|cached, d| {
+            let n = cached.len() - d;
+            let kept = if cfg.torn_tail && n > 0 { chooser.pick(Choice::TornTail { node }, n + 1) } else { 0 };
+            cached.truncate(d + kept);
+        });
     }
 
     /// A machine crash that tears the last write: every fsync in flight is lost, and each file
@@ -197,13 +187,24 @@ impl<E: Clone> Disk<E> {
     /// back) except the last, which is only half written: `tear` says what it becomes on disk
     /// (`None`: nothing). Other files revert to their durable content, as in [`Disk::crash`].
     pub fn crash_torn(&mut self, tear: impl Fn(&E) -> Option<E>) {
+        self.crash_keeping(|cached, d| {
+            if cached.len() > d {
+                let last = cached.pop().expect("longer than the durable part");
+                cached.extend(tear(&last));
+            }
+        });
+    }
+
+    /// What every crash does: the fsyncs in flight are lost; a file whose cache is its durable
+    /// content plus appends keeps what `survive(cache, durable length)` leaves of them (it may
+    /// only change the cache past the durable length), and any other file reverts to its durable
+    /// content. Afterwards the cache equals [`Disk::image`].
+    fn crash_keeping(&mut self, mut survive: impl FnMut(&mut Vec<E>, usize)) {
         self.pending.clear();
         for f in self.files.values_mut() {
             let d = f.durable.len();
             if f.common == d && !f.rewritten {
-                if let Some(last) = (f.cached.len() > d).then(|| f.cached.pop()).flatten() {
-                    f.cached.extend(tear(&last));
-                }
+                survive(&mut f.cached, d);
                 f.durable.extend_from_slice(&f.cached[d..]);
             } else {
                 f.cached.truncate(f.common);

@@ -7,6 +7,7 @@ pub const ALL: &[&str] = &[
     "broker.become_leader",
     "broker.fetch.diverging_epoch",
     "broker.fetch.fenced_leader_epoch",
+    "broker.fetch.from_follower",
     "broker.fetch.high_watermark_before_truncation",
     "broker.fetch.offset_out_of_range",
     "broker.fetch.read_past_high_watermark",

@@ -169,6 +169,9 @@ impl Broker {
                         }
                         _ if req.replica_id.is_some() => data.records = log.read(fp.fetch_offset, log.log_end_offset(), req.max_bytes),
                         _ => {
+                            if !part.is_leader(me) {
+                                ctx.mark("broker.fetch.from_follower");
+                            }
                             let (hw, leo) = (log.high_watermark(), log.log_end_offset());
                             data.records = log.read(fp.fetch_offset, hw, req.max_bytes);
                             // FileRecords.slice before KAFKA-9835: a read whose limit is the file's
