@@ -58,9 +58,9 @@ enum CrashKind {
     Kill,
 }
 
-/// A fault or control action, applied at a virtual time.
+/// A fault or control action, applied at a virtual time. `C` is the actors' command type.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Control {
+pub enum Control<C> {
     /// Boot a node for the first time.
     Start(NodeId),
     /// A machine crash (power loss): the node's volatile state and unsynced disk data are lost; its
@@ -96,6 +96,11 @@ pub enum Control {
     SetLink { from: NodeId, to: NodeId, link: LinkConfig },
     /// A latency spike: every message to or from `node` takes `extra` longer (zero ends it).
     Slow { node: NodeId, extra: SimDuration },
+    /// A call into the actor at `node` ([`Actor::on_command`]). A node that has not started yet
+    /// starts first (the application must run to make the call); a paused node takes it when it
+    /// resumes; a node that is down runs nothing to call, so the command is recorded and goes
+    /// nowhere.
+    Command { node: NodeId, command: C },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -126,11 +131,12 @@ struct Node<A: Actor> {
 }
 
 enum Ev<A: Actor> {
-    Deliver { from: NodeId, to: NodeId, conn: u64, msg: A::Msg },
+    /// `digest`: the message's stable hash, taken once when it was sent.
+    Deliver { from: NodeId, to: NodeId, conn: u64, msg: A::Msg, digest: u64 },
     Timer { node: NodeId, incarnation: u32, token: u64, timer: A::Timer },
     Disk { node: NodeId, incarnation: u32, sync: super::disk::SyncToken },
     Disconnect { node: NodeId, incarnation: u32, peer: NodeId },
-    Control { control: Control, label: String },
+    Control { control: Control<A::Command>, label: String },
 }
 
 impl<A: Actor> Ev<A> {
@@ -157,7 +163,8 @@ pub struct World<A: Actor> {
     now: SimTime,
     queue: EventQueue<Ev<A>>,
     chooser: Box<dyn Chooser>,
-    net: Network<A::Msg>,
+    /// Held messages travel with their digest (see [`Ev::Deliver`]).
+    net: Network<(A::Msg, u64)>,
     disk_config: DiskConfig,
     nodes: Vec<Node<A>>,
     seed: u64,
@@ -193,7 +200,7 @@ pub struct Trigger<A: Actor> {
     /// What the condition says, for the trace: "group g enters CompletingRebalance".
     pub label: String,
     pub condition: Condition<A>,
-    pub then: Vec<(SimDuration, Control, String)>,
+    pub then: Vec<(SimDuration, Control<A::Command>, String)>,
 }
 
 impl<A: Actor> World<A> {
@@ -261,7 +268,7 @@ impl<A: Actor> World<A> {
         self.event_hashes = Some(Vec::new());
     }
 
-    pub fn schedule(&mut self, at: SimTime, control: Control, label: impl Into<String>) {
+    pub fn schedule(&mut self, at: SimTime, control: Control<A::Command>, label: impl Into<String>) {
         if !matches!(control, Control::Start(_)) {
             self.controls_pending += 1;
         }
@@ -354,7 +361,7 @@ impl<A: Actor> World<A> {
     pub fn digest(&self) -> u64 {
         self.digest.finish()
     }
-    pub fn network(&self) -> &Network<A::Msg> {
+    pub fn network(&self) -> &Network<(A::Msg, u64)> {
         &self.net
     }
 
@@ -425,7 +432,7 @@ impl<A: Actor> World<A> {
 
     fn dispatch(&mut self, ev: Ev<A>) {
         match ev {
-            Ev::Deliver { from, to, conn, msg } => self.deliver(from, to, conn, msg),
+            Ev::Deliver { from, to, conn, msg, digest } => self.deliver(from, to, conn, msg, digest),
             Ev::Timer { node, incarnation, token, timer } => {
                 let n = &mut self.nodes[node.0 as usize];
                 if n.incarnation != incarnation || n.timers.get(&timer) != Some(&token) {
@@ -477,7 +484,7 @@ impl<A: Actor> World<A> {
         }
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, conn: u64, msg: A::Msg) {
+    fn deliver(&mut self, from: NodeId, to: NodeId, conn: u64, msg: A::Msg, digest: u64) {
         let outcome = if self.nodes[to.0 as usize].status == NodeStatus::Up {
             self.net.arrive(from, to, conn)
         } else {
@@ -486,15 +493,15 @@ impl<A: Actor> World<A> {
         match outcome {
             ArriveOutcome::Deliver => {
                 self.stats.messages_delivered += 1;
-                let seq = self.open_step(to, &TraceKind::Deliver { from, msg: &msg });
+                let seq = self.open_step(to, &TraceKind::Deliver { from, msg: &msg, digest });
                 let kept = self.sink.is_some().then(|| msg.clone());
                 self.run_handler(to, |a, ctx| a.on_message(ctx, from, msg));
                 if let Some(msg) = kept {
-                    self.emit(seq, Some(to), TraceKind::Deliver { from, msg: &msg });
+                    self.emit(seq, Some(to), TraceKind::Deliver { from, msg: &msg, digest });
                 }
                 self.apply_effects(to);
             }
-            ArriveOutcome::Held => self.net.hold(from, to, conn, msg),
+            ArriveOutcome::Held => self.net.hold(from, to, conn, (msg, digest)),
             ArriveOutcome::Dropped(reason) => {
                 self.stats.messages_dropped += 1;
                 self.record(Some(to), TraceKind::Drop { from, to, msg_kind: msg.kind(), reason }, "");
@@ -613,15 +620,16 @@ impl<A: Actor> World<A> {
             SendOutcome::Held { .. } => SendFate::Held,
             SendOutcome::Dropped(reason) => SendFate::Dropped { reason: *reason },
         };
-        self.record(Some(from), TraceKind::Send { to, msg: &msg, fate }, "");
+        let digest = super::digest::stable_hash(&msg);
+        self.record(Some(from), TraceKind::Send { to, msg: &msg, fate, digest }, "");
         match outcome {
             SendOutcome::Deliver { arrivals, conn } => {
                 if let Some(&dup) = arrivals.get(1) {
-                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: msg.clone() });
+                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: msg.clone(), digest });
                 }
-                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg });
+                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg, digest });
             }
-            SendOutcome::Held { conn } => self.net.hold(from, to, conn, msg),
+            SendOutcome::Held { conn } => self.net.hold(from, to, conn, (msg, digest)),
             SendOutcome::Dropped(DropReason::NodeDown) => {
                 // No process listens there: the connection is refused, which the sender sees one
                 // network hop later.
@@ -650,12 +658,16 @@ impl<A: Actor> World<A> {
         self.record(Some(id), TraceKind::DiskOp { op: name, file: &file, len }, "");
     }
 
-    fn control(&mut self, control: Control, label: &str) {
+    fn control(&mut self, control: Control<A::Command>, label: &str) {
         let node = match &control {
             Control::Start(n) | Control::Crash(n) | Control::CrashTorn(n) | Control::Kill(n) | Control::Restart(n) | Control::Stop(n) | Control::Pause(n)
             | Control::Resume(n) => Some(*n),
+            Control::Command { node, .. } => Some(*node),
             _ => None,
         };
+        if let Control::Command { node, command } = control {
+            return self.command(node, command, label);
+        }
         if !matches!(control, Control::Start(_)) {
             self.faults.push((self.trace_seq, self.now, label.to_string()));
         }
@@ -686,7 +698,7 @@ impl<A: Actor> World<A> {
                 self.heal();
                 self.net.clear_slow();
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
-                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload.0, digest: r.payload.1 });
                 }
                 let ids: Vec<NodeId> = self.node_ids().collect();
                 for n in ids {
@@ -704,7 +716,7 @@ impl<A: Actor> World<A> {
             }
             Control::UnclogAll => {
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
-                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload.0, digest: r.payload.1 });
                 }
             }
             Control::BreakConnection(a, b) => {
@@ -717,6 +729,36 @@ impl<A: Actor> World<A> {
             }
             Control::SetLink { from, to, link } => self.net.set_link(from, to, link),
             Control::Slow { node, extra } => self.net.slow(node, extra),
+            Control::Command { .. } => unreachable!("commands are handed over above"),
+        }
+    }
+
+    /// Hands a command to a running actor; the fault's trace line carries its explanation.
+    fn command(&mut self, id: NodeId, command: A::Command, label: &str) {
+        match self.nodes[id.0 as usize].status {
+            NodeStatus::Paused => {
+                // Taken when the node resumes, like everything else that came due meanwhile.
+                self.controls_pending += 1;
+                let control = Control::Command { node: id, command };
+                self.nodes[id.0 as usize].held.push(Ev::Control { control, label: label.to_string() });
+            }
+            NodeStatus::NotStarted => {
+                self.boot(id, false);
+                self.command(id, command, label);
+            }
+            NodeStatus::Up => {
+                self.faults.push((self.trace_seq, self.now, label.to_string()));
+                let seq = self.open_step(id, &TraceKind::Fault { fault: label });
+                self.run_handler(id, |a, ctx| a.on_command(ctx, command));
+                if self.sink.is_some() {
+                    self.emit(seq, Some(id), TraceKind::Fault { fault: label });
+                }
+                self.apply_effects(id);
+            }
+            NodeStatus::Down => {
+                self.faults.push((self.trace_seq, self.now, label.to_string()));
+                self.record(Some(id), TraceKind::Fault { fault: label }, "the node is not running: nothing takes the call");
+            }
         }
     }
 
@@ -760,7 +802,10 @@ impl<A: Actor> World<A> {
         node.status = NodeStatus::Down;
         node.incarnation += 1;
         node.timers.clear();
+        // A held command dies with the process that would have taken it.
+        let held_controls = node.held.iter().filter(|e| matches!(e, Ev::Control { .. })).count();
         node.held.clear();
+        self.controls_pending -= held_controls;
         self.record(Some(id), TraceKind::Lifecycle { change }, "");
     }
 
@@ -874,6 +919,7 @@ mod tests {
         type Timer = T;
         type Entry = u32;
         type Obs = Seen;
+        type Command = u32;
         fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
             ctx.observe(Seen::Booted { pongs_on_disk: self.pongs_on_disk_at_boot });
             ctx.set_timer(T::Tick, SimDuration::from_millis(10));
@@ -900,6 +946,9 @@ mod tests {
         fn on_disk(&mut self, _: &mut Ctx<'_, Self>, _: DiskDone) {}
         fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
             ctx.observe(Seen::Disconnected(peer.0));
+        }
+        fn on_command(&mut self, ctx: &mut Ctx<'_, Self>, n: u32) {
+            ctx.observe(Seen::Pong(1_000 + n));
         }
     }
 
@@ -982,6 +1031,30 @@ mod tests {
         assert_eq!(ticks_during_pause, Some(0));
         let after = w.history().iter().filter(|h| h.node == NodeId(0) && h.obs == Seen::Tick && h.at >= SimTime(300_000)).count();
         assert!(after >= 9, "ticking again after the resume: {after}");
+    }
+
+    #[test]
+    fn a_command_reaches_a_running_actor_waits_out_a_pause_and_is_lost_on_a_down_node() {
+        let mut w = world(11);
+        let cmd = |n| Control::Command { node: NodeId(0), command: n };
+        w.schedule(SimTime(50_000), cmd(1), "call 1");
+        w.schedule(SimTime(100_000), Control::Pause(NodeId(0)), "pause n0");
+        w.schedule(SimTime(150_000), cmd(2), "call 2");
+        w.schedule(SimTime(200_000), Control::Resume(NodeId(0)), "resume n0");
+        w.schedule(SimTime(250_000), Control::Crash(NodeId(0)), "crash n0");
+        w.schedule(SimTime(300_000), cmd(3), "call 3");
+        let late = w.add_node("n2", Box::new(|_: &DiskImage<u32>| Pinger { peer: 0, pongs_on_disk_at_boot: 0, pongs: 0 }));
+        w.schedule(SimTime(320_000), Control::Command { node: late, command: 4 }, "call 4");
+        w.run(limits(400), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {});
+        let calls: Vec<(SimTime, u32)> =
+            w.history().iter().filter_map(|h| if let Seen::Pong(n @ 1_000..) = h.obs { Some((h.at, n - 1_000)) } else { None }).collect();
+        assert_eq!(calls.iter().map(|c| c.1).collect::<Vec<_>>(), vec![1, 2, 4]);
+        assert_eq!((calls[0].0, calls[2].0), (SimTime(50_000), SimTime(320_000)));
+        // Held through the pause: taken among the events that came due, as the node resumes.
+        assert!(calls[1].0 >= SimTime(200_000) && calls[1].0 < SimTime(200_100), "{calls:?}");
+        assert_eq!(w.status(late), NodeStatus::Up, "a call to a node not started yet starts it");
+        assert!(w.faults().iter().any(|(_, at, l)| *at == SimTime(300_000) && l == "call 3"), "recorded though nobody took it");
+        assert!(!w.faults_pending());
     }
 
     #[test]

@@ -259,13 +259,20 @@ pub struct ProducerSection {
     pub record_size: u32,
     /// When the producer starts (default: at once).
     pub start_at: Option<Duration>,
+    /// `metadata.max.age.ms` (300000): how old metadata may get before it is refreshed; a
+    /// topic's added partitions are used from the next refresh on.
+    #[serde(rename = "metadata.max.age.ms", default = "five_min")]
+    pub metadata_max_age_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSection {
     pub name: Spanned<String>,
-    pub topic: Spanned<String>,
+    /// The topic it reads; or `topics`, several.
+    pub topic: Option<Spanned<String>>,
+    /// The topics a group member subscribes to (instead of `topic`).
+    pub topics: Option<Spanned<Vec<String>>>,
     /// Whose defaults and behaviour: "java" (default) or "sarama".
     #[serde(default)]
     pub client: Client,
@@ -322,6 +329,21 @@ pub struct ConsumerSection {
     /// says the leader is; a follower serves it only while that metadata is stale.
     #[serde(rename = "client.rack")]
     pub client_rack: Option<String>,
+    /// `metadata.max.age.ms` (300000): how old metadata may get before it is refreshed; the
+    /// group leader notices a subscribed topic's new partitions at a refresh and rebalances.
+    #[serde(rename = "metadata.max.age.ms", default = "five_min")]
+    pub metadata_max_age_ms: u64,
+}
+
+impl ConsumerSection {
+    /// The topics it subscribes to (or reads), from `topic` or `topics`.
+    pub fn topics(&self) -> Vec<String> {
+        match (&self.topic, &self.topics) {
+            (Some(t), _) => vec![t.get_ref().clone()],
+            (None, Some(ts)) => ts.get_ref().clone(),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// What a fault does.
@@ -364,6 +386,11 @@ pub enum FaultAction {
     /// A latency spike: every message to or from `node` takes `latency` longer (on top of the
     /// link's latency); `for` ends it.
     Slow,
+    /// `kafka-topics --alter --topic <topic> --partitions <count>`: the controller grows `topic`
+    /// to `count` partitions in all.
+    AddPartitions,
+    /// The consumer `node` calls `subscribe(topics)`: it rejoins its group with the new topics.
+    Subscribe,
 }
 
 #[derive(Debug, Deserialize)]
@@ -382,8 +409,13 @@ pub struct FaultSection {
     pub to: Option<Spanned<String>>,
     /// A message kind, like "ProduceResponse".
     pub kind: Option<Spanned<String>>,
-    #[serde(default = "one_u32")]
-    pub count: u32,
+    /// Drop/delay: how many messages (default 1). Add-partitions: the topic's new partition count.
+    #[serde(default = "one_u32_spanned")]
+    pub count: Spanned<u32>,
+    /// Add-partitions: the topic that grows.
+    pub topic: Option<Spanned<String>>,
+    /// Subscribe: the consumer's new topics.
+    pub topics: Option<Spanned<Vec<String>>>,
     pub delay: Option<Duration>,
     /// The extra latency of a `slow` node.
     pub latency: Option<Duration>,
@@ -501,6 +533,9 @@ fn one_i16() -> Spanned<i16> {
 }
 fn one_u32() -> u32 {
     1
+}
+fn one_u32_spanned() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
 }
 fn one_u64() -> u64 {
     1
