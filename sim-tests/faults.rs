@@ -83,6 +83,9 @@ fn every_fault_and_trigger_fires_at_its_moment() {
     };
     assert!(assigned_later("orders-3") && assigned_later("audit-0"));
     drop(events);
+    fired(92.0, "crash b2 (torn tail)");
+    fired(95.0, "restart b2");
+    assert!(r.marks.get("broker.recovery.torn_batch").is_some_and(|n| *n >= 1), "b2's recovery truncated a torn batch: {:?}", r.marks);
     // Triggered: every kind fired once, and its fault follows it at `after`.
     let kinds = ["group orders-app enters Stable", "c1 has processed 500", "p1 has had 2000", "orders-0 has a leader in epoch 1", "orders-1 acknowledged offset 700", "mark consumer.fenced on c1"];
     for kind in kinds {

@@ -112,6 +112,15 @@ fn a_fault_needs_exactly_one_of_at_and_when() {
     assert!(two_kinds.starts_with("bad.toml:16:8: a trigger is one of"), "{two_kinds}");
 }
 
+#[test]
+fn a_torn_tail_goes_with_a_crash_only() {
+    let fault = "\n[[faults]]\nat = \"1s\"\naction = \"kill\"\nnode = \"b0\"\ntorn_tail = true\n";
+    let e = error(&format!("{GOOD}{fault}"));
+    assert!(e.starts_with("bad.toml:16:13: "), "{e}");
+    assert!(e.contains("`torn_tail` goes with `action = \"crash\"`"), "{e}");
+    Scenario::parse("good.toml", &format!("{GOOD}{}", fault.replace("\"kill\"", "\"crash\""))).unwrap();
+}
+
 /// The workload events: add-partitions, subscribe, and a consumer's `topics`.
 #[test]
 fn malformed_workload_events_point_at_the_key() {

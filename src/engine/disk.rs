@@ -175,13 +175,36 @@ impl<E: Clone> Disk<E> {
     /// the first `k` of its `n` unsynced entries, `k` asked of the chooser among `0..=n` (files in
     /// name order, only files with `n > 0`). Afterwards the cache equals [`Disk::image`].
     pub fn crash(&mut self, cfg: &DiskConfig, node: NodeId, chooser: &mut dyn Chooser) {
+        self.crash_keeping(|cached, d| {
+            let n = cached.len() - d;
+            let kept = if cfg.torn_tail && n > 0 { chooser.pick(Choice::TornTail { node }, n + 1) } else { 0 };
+            cached.truncate(d + kept);
+        });
+    }
+
+    /// A machine crash that tears the last write: every fsync in flight is lost, and each file
+    /// whose cache is its durable content plus appends keeps them all (the OS had written them
+    /// back) except the last, which is only half written: `tear` says what it becomes on disk
+    /// (`None`: nothing). Other files revert to their durable content, as in [`Disk::crash`].
+    pub fn crash_torn(&mut self, tear: impl Fn(&E) -> Option<E>) {
+        self.crash_keeping(|cached, d| {
+            if cached.len() > d {
+                let last = cached.pop().expect("longer than the durable part");
+                cached.extend(tear(&last));
+            }
+        });
+    }
+
+    /// What every crash does: the fsyncs in flight are lost; a file whose cache is its durable
+    /// content plus appends keeps what `survive(cache, durable length)` leaves of them (it may
+    /// only change the cache past the durable length), and any other file reverts to its durable
+    /// content. Afterwards the cache equals [`Disk::image`].
+    fn crash_keeping(&mut self, mut survive: impl FnMut(&mut Vec<E>, usize)) {
         self.pending.clear();
         for f in self.files.values_mut() {
             let d = f.durable.len();
             if f.common == d && !f.rewritten {
-                let n = f.cached.len() - d;
-                let kept = if cfg.torn_tail && n > 0 { chooser.pick(Choice::TornTail { node }, n + 1) } else { 0 };
-                f.cached.truncate(d + kept);
+                survive(&mut f.cached, d);
                 f.durable.extend_from_slice(&f.cached[d..]);
             } else {
                 f.cached.truncate(f.common);
@@ -577,5 +600,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_torn_crash_keeps_the_unsynced_appends_but_tears_the_last() {
+        let mut d: Disk<u32> = Disk::new();
+        append(&mut d, "log", 1);
+        let t = fsync(&mut d, "log");
+        d.complete_sync(t);
+        for v in [2, 3, 4] {
+            append(&mut d, "log", v);
+        }
+        rewrite(&mut d, "checkpoint", vec![9]);
+        d.crash_torn(|v| Some(v + 100));
+        assert_eq!(d.cached("log"), &[1, 2, 3, 104], "2 and 3 were written back, 4 half written");
+        assert_eq!(d.durable("log"), d.cached("log"));
+        assert!(d.cached("checkpoint").is_empty(), "an unsynced rewrite is not torn: it is gone");
+        d.crash_torn(|_| None);
+        assert_eq!(d.cached("log"), &[1, 2, 3, 104], "nothing unsynced any more: nothing to tear");
     }
 }

@@ -47,6 +47,17 @@ pub enum RunEnd {
     TimeLimit,
 }
 
+/// How a node goes down in a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CrashKind {
+    /// Power loss: unsynced data is lost (or, with `torn_tail`, a chosen prefix of it survives).
+    PowerLoss,
+    /// Power loss in the middle of a write: the unsynced appends survive but the last is torn.
+    TornWrite,
+    /// `kill -9`: the OS writes the page cache back.
+    Kill,
+}
+
 /// A fault or control action, applied at a virtual time. `C` is the actors' command type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control<C> {
@@ -55,6 +66,9 @@ pub enum Control<C> {
     /// A machine crash (power loss): the node's volatile state and unsynced disk data are lost; its
     /// connections break.
     Crash(NodeId),
+    /// A machine crash that tears the last write of each file: unsynced appends were written back
+    /// except the last, which is half written (see [`super::disk::Disk::crash_torn`]).
+    CrashTorn(NodeId),
     /// A process kill (`kill -9`): volatile state is lost but the page cache survives, since the
     /// operating system still holds it and writes it back; its connections break.
     Kill(NodeId),
@@ -646,7 +660,7 @@ impl<A: Actor> World<A> {
 
     fn control(&mut self, control: Control<A::Command>, label: &str) {
         let node = match &control {
-            Control::Start(n) | Control::Crash(n) | Control::Kill(n) | Control::Restart(n) | Control::Stop(n) | Control::Pause(n)
+            Control::Start(n) | Control::Crash(n) | Control::CrashTorn(n) | Control::Kill(n) | Control::Restart(n) | Control::Stop(n) | Control::Pause(n)
             | Control::Resume(n) => Some(*n),
             Control::Command { node, .. } => Some(*node),
             _ => None,
@@ -661,8 +675,9 @@ impl<A: Actor> World<A> {
         match control {
             Control::Start(n) => self.boot(n, false),
             Control::Restart(n) => self.boot(n, true),
-            Control::Crash(n) => self.crash(n, false),
-            Control::Kill(n) => self.crash(n, true),
+            Control::Crash(n) => self.crash(n, CrashKind::PowerLoss),
+            Control::CrashTorn(n) => self.crash(n, CrashKind::TornWrite),
+            Control::Kill(n) => self.crash(n, CrashKind::Kill),
             Control::Stop(n) => self.stop(n),
             Control::Pause(n) => {
                 if self.nodes[n.0 as usize].status == NodeStatus::Up {
@@ -794,17 +809,22 @@ impl<A: Actor> World<A> {
         self.record(Some(id), TraceKind::Lifecycle { change }, "");
     }
 
-    fn crash(&mut self, id: NodeId, keep_page_cache: bool) {
+    fn crash(&mut self, id: NodeId, kind: CrashKind) {
         if !matches!(self.nodes[id.0 as usize].status, NodeStatus::Up | NodeStatus::Paused) {
             return;
         }
         let node = &mut self.nodes[id.0 as usize];
-        if keep_page_cache {
-            node.disk.sync_all();
-        } else {
-            node.disk.crash(&self.disk_config, id, self.chooser.as_mut());
+        match kind {
+            CrashKind::Kill => node.disk.sync_all(),
+            CrashKind::PowerLoss => node.disk.crash(&self.disk_config, id, self.chooser.as_mut()),
+            CrashKind::TornWrite => node.disk.crash_torn(A::torn),
         }
-        self.take_down(id, if keep_page_cache { "killed" } else { "crashed" });
+        let change = match kind {
+            CrashKind::PowerLoss => "crashed",
+            CrashKind::TornWrite => "crashed mid-write",
+            CrashKind::Kill => "killed",
+        };
+        self.take_down(id, change);
         for peer in self.net.break_connections(id) {
             self.notify_disconnect(peer, id);
         }

@@ -51,6 +51,12 @@ pub trait Actor {
     /// A graceful stop: the actor may send its last messages (a consumer's LeaveGroup); the host
     /// then flushes its disk and takes it down.
     fn on_shutdown(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+    /// What a half-written `entry` looks like on disk after a crash tore it (a torn write). The
+    /// actor's recovery must recognise it as invalid. `None` (the default): the actor has no such
+    /// entry, and a torn write leaves nothing.
+    fn torn(_entry: &Self::Entry) -> Option<Self::Entry> {
+        None
+    }
     /// The scenario calls into the actor (see [`Actor::Command`]).
     fn on_command(&mut self, _ctx: &mut Ctx<'_, Self>, _command: Self::Command) {}
 }

@@ -65,6 +65,22 @@ pub struct BugSwitches {
     pub kafka_7026: bool,
     /// Before KAFKA-14639 (fixed 3.6.0): see [`super::assignor::AssignorBugs`].
     pub kafka_14639: bool,
+    /// Before KIP-279 (KAFKA-6361, fixed 2.0.0): a new follower asks its leader once for the end
+    /// offset of its latest epoch (OffsetsForLeaderEpoch v0). The leader answers the start of its
+    /// first larger epoch, without saying which epoch that offset ends; the follower truncates to
+    /// it (or to its LEO, if smaller) and then fetches without further epoch checks.
+    pub kip_279: bool,
+    /// Before KAFKA-14704 (fixed 3.5.0): a follower applies the high watermark of a fetch answer
+    /// that carries a diverging epoch before it truncates, and truncates only once the fetcher
+    /// has processed the whole answer ([`crate::model::broker::replication::TRUNCATION_LAG`]).
+    pub kafka_14704: bool,
+    /// Before KAFKA-9835 (fixed 2.6.0): a consumer read whose limit, the high watermark, is the
+    /// log end slices the segment to its end as it is when the read completes
+    /// ([`crate::model::broker::fetch::SLICE_TIME`] later): an append in between is returned.
+    pub kafka_9835: bool,
+    /// Consumers without KIP-320 (clients that do not send `current_leader_epoch` in Fetch): a
+    /// broker cannot tell that the consumer's metadata is stale.
+    pub kip_320: bool,
 }
 
 /// Broker settings (Kafka's names in the comments).

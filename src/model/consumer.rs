@@ -60,6 +60,15 @@ pub struct ConsumerConfig {
     pub commit_style: CommitStyle,
     /// Whose behaviour the consumer follows.
     pub client: Client,
+    /// `client.rack` (KIP-392): sent with every fetch (Fetch v11+), which lets a follower answer
+    /// it. The consumer fetches from the replica its metadata names leader; a follower serves it
+    /// only when that metadata is stale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_rack: Option<String>,
+    /// Without KIP-320 (the `KIP-320` bug switch): fetches carry no `current_leader_epoch`, so a
+    /// broker cannot tell the consumer that its metadata is stale.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub without_kip_320: bool,
     /// `metadata.max.age.ms` (300000).
     pub metadata_max_age_ms: u64,
 }
@@ -508,7 +517,7 @@ impl Consumer {
                 Position::At(offset) => fetches.entry(node).or_default().push(FetchPartition {
                     partition: tp.clone(),
                     fetch_offset: offset,
-                    current_leader_epoch: Some(epoch),
+                    current_leader_epoch: (!self.config.without_kip_320).then_some(epoch),
                     last_fetched_epoch: None,
                 }),
                 Position::LookingUp(..) | Position::Stopped | Position::FetchingCommitted => {}
@@ -527,6 +536,7 @@ impl Consumer {
         }
         let (wait, min, max) = (self.config.fetch_max_wait_ms, self.config.fetch_min_bytes, self.config.fetch_max_bytes);
         for (node, partitions) in fetches {
+            let rack_id = self.config.client_rack.clone();
             self.request(ctx, node, Pending::Fetch(node), |c| {
                 Msg::FetchRequest(FetchRequest {
                     correlation_id: c,
@@ -535,6 +545,7 @@ impl Consumer {
                     min_bytes: min,
                     max_bytes: max,
                     partitions,
+                    rack_id,
                 })
             });
         }

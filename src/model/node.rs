@@ -27,6 +27,10 @@ pub enum DiskEntry {
     HighWatermark(TopicPartition, Offset),
     /// The controller's metadata log: the image as of one version.
     Metadata(MetadataImage),
+    /// A record batch only partly written when the machine lost power (a torn write): its CRC
+    /// does not match. Recovery (Kafka's `LogLoader`/`LogSegment.recover`) truncates the log
+    /// before it.
+    TornBatch,
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +56,10 @@ impl Actor for KafkaNode {
     type Entry = DiskEntry;
     type Obs = Observation;
     type Command = Command;
+
+    fn torn(_entry: &DiskEntry) -> Option<DiskEntry> {
+        Some(DiskEntry::TornBatch)
+    }
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {

@@ -290,6 +290,10 @@ pub struct FetchRequest {
     pub min_bytes: u64,
     pub max_bytes: u64,
     pub partitions: Vec<FetchPartition>,
+    /// A consumer's `client.rack` (Fetch v11+, KIP-392). Its presence is the client metadata that
+    /// lets a follower answer the consumer; `None` for followers and for consumers without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rack_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

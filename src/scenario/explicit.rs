@@ -37,7 +37,7 @@ impl Scenario {
         while i < timeline.len() {
             let (at, control, label) = &timeline[i];
             let (action, node, groups) = match control {
-                Control::Crash(id) => ("crash", Some(name(id)), None),
+                Control::Crash(id) | Control::CrashTorn(id) => ("crash", Some(name(id)), None),
                 Control::Kill(id) => ("kill", Some(name(id)), None),
                 Control::Stop(id) => ("stop", Some(name(id)), None),
                 Control::Pause(id) => ("pause", Some(name(id)), None),
@@ -51,7 +51,7 @@ impl Scenario {
                 _ => ("heal", None, None),
             };
             let undo = match control {
-                Control::Crash(id) | Control::Kill(id) | Control::Stop(id) => Some(Control::Restart(*id)),
+                Control::Crash(id) | Control::CrashTorn(id) | Control::Kill(id) | Control::Stop(id) => Some(Control::Restart(*id)),
                 Control::Pause(id) => Some(Control::Resume(*id)),
                 Control::Isolate(_) | Control::Split(_) => Some(Control::Heal),
                 Control::ClogNode(_) => Some(Control::UnclogAll),

@@ -169,6 +169,21 @@ pub struct BugsSection {
     /// member that reports an older generation than the newest.
     #[serde(rename = "KAFKA-14639", default)]
     pub kafka_14639: bool,
+    /// Before KIP-279 (KAFKA-6361, fixed 2.0.0): OffsetsForLeaderEpoch answers an end offset
+    /// without its epoch, and the follower truncates to it once.
+    #[serde(rename = "KIP-279", default)]
+    pub kip_279: bool,
+    /// Before KAFKA-14704 (fixed 3.5.0): a follower applies the leader's high watermark before it
+    /// truncates to the diverging epoch.
+    #[serde(rename = "KAFKA-14704", default)]
+    pub kafka_14704: bool,
+    /// Before KAFKA-9835 (fixed 2.6.0): a consumer read at the log end races a concurrent append
+    /// and returns records above the high watermark.
+    #[serde(rename = "KAFKA-9835", default)]
+    pub kafka_9835: bool,
+    /// Consumers that do not implement KIP-320: their fetches carry no leader epoch.
+    #[serde(rename = "KIP-320", default)]
+    pub kip_320: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,6 +324,11 @@ pub struct ConsumerSection {
     /// What commits carry and when: "auto" (Java's default), "sync", "async", "per-message",
     /// "mark" (sarama's default) or "mark-before-process" (the unsafe style of reference D-13).
     pub commit: Option<CommitStyle>,
+    /// `client.rack` (KIP-392; default none): sent with each fetch, it lets a follower answer the
+    /// consumer's fetches (fetch-from-follower). The consumer still sends them where its metadata
+    /// says the leader is; a follower serves it only while that metadata is stale.
+    #[serde(rename = "client.rack")]
+    pub client_rack: Option<String>,
     /// `metadata.max.age.ms` (300000): how old metadata may get before it is refreshed; the
     /// group leader notices a subscribed topic's new partitions at a refresh and rebalances.
     #[serde(rename = "metadata.max.age.ms", default = "five_min")]
@@ -406,6 +426,11 @@ pub struct FaultSection {
     /// Undo the fault after this long (restart, resume, heal, unclog).
     #[serde(rename = "for")]
     pub duration: Option<Duration>,
+    /// With `action = "crash"`: the power goes in the middle of a write. Each file's unsynced
+    /// appends were written back except the last, which is half written; recovery truncates the
+    /// log before it (Kafka's LogLoader). Default false: every unsynced write is lost.
+    #[serde(default = "no")]
+    pub torn_tail: Spanned<bool>,
 }
 
 /// A fault's trigger, in protocol terms. Exactly one kind per trigger:

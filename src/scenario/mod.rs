@@ -40,7 +40,7 @@ pub const CONTROLLER: &str = "controller";
 type ScenarioControl = Control<Command>;
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "reads-committed", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -303,6 +303,9 @@ impl Scenario {
             _ => return Err((fault.action.span(), "a fault needs exactly one of `at = \"<time>\"` or `when = { … }`".into())),
         }
         use FaultAction::*;
+        if *fault.torn_tail.get_ref() && *fault.action.get_ref() != Crash {
+            return Err((fault.torn_tail.span(), "`torn_tail` goes with `action = \"crash\"`".into()));
+        }
         match *fault.action.get_ref() {
             Crash | Kill | Restart | Stop | Start | Pause | Resume | Isolate => node_ref(&fault.node, "node"),
             OneWay | Disconnect => node_ref(&fault.from, "from").and(node_ref(&fault.to, "to")),
@@ -423,6 +426,10 @@ impl Scenario {
                 unfenced_commits: f.bugs.unfenced_commits,
                 kafka_7026: f.bugs.kafka_7026,
                 kafka_14639: f.bugs.kafka_14639,
+                kip_279: f.bugs.kip_279,
+                kafka_14704: f.bugs.kafka_14704,
+                kafka_9835: f.bugs.kafka_9835,
+                kip_320: f.bugs.kip_320,
             },
         }
     }
@@ -489,6 +496,9 @@ impl Scenario {
         let (nn, fromn, ton) = (name(&fault.node), name(&fault.from), name(&fault.to));
         use FaultAction::*;
         let (control, label, undo): (ScenarioControl, String, Option<(ScenarioControl, String)>) = match *fault.action.get_ref() {
+            Crash if *fault.torn_tail.get_ref() => {
+                (Control::CrashTorn(node.unwrap()), format!("crash {nn} (torn tail)"), Some((Control::Restart(node.unwrap()), format!("restart {nn}"))))
+            }
             Crash => (Control::Crash(node.unwrap()), format!("crash {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Kill => (Control::Kill(node.unwrap()), format!("kill {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Restart => (Control::Restart(node.unwrap()), format!("restart {nn}"), None),
@@ -665,6 +675,8 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId], bugs: &BugSwitches
         processing_per_record: c.processing_time.map_or(SimDuration::ZERO, |d| d.0),
         commit_style: c.commit.unwrap_or(if sarama { CommitStyle::Mark } else { CommitStyle::Auto }),
         client: c.client,
+        client_rack: c.client_rack.clone(),
+        without_kip_320: bugs.kip_320,
         metadata_max_age_ms: c.metadata_max_age_ms,
     }
 }

@@ -96,10 +96,12 @@ pub fn timer(timer: &Value, on_broker: bool) -> Option<String> {
         // Broker
         "FetchExpiry" => format!("a delayed fetch ({n}) reached its max.wait.ms: answered with what there is"),
         "ProduceExpiry" => format!("a delayed acks=all produce ({n}) reached its timeout: REQUEST_TIMED_OUT"),
+        "FetchSlice" => format!("the read of fetch answer {n} finishes slicing the segment (KAFKA-9835 bug switch)"),
         "FlushTick" => "the log flusher checks flush.ms".into(),
         "IsrCheck" => "the ISR check: followers behind for replica.lag.time.max.ms leave the ISR".into(),
         "HwCheckpoint" => "writes the high-watermark checkpoint file".into(),
         "ReplicaFetchBackoff" => "replica.fetch.backoff.ms elapsed: fetches from the leaders again".into(),
+        "TruncateDiverged" => "the fetcher truncates the diverged logs of its last answer (KAFKA-14704 bug switch)".into(),
         "ReplicaFetchTimeout" => format!("the replica fetch {n} got no answer in time"),
         "RetentionCheck" => "the retention check (retention.ms, retention.bytes)".into(),
         "GroupsLoaded" => format!("finished loading {n}: now coordinates the groups stored there"),
@@ -224,6 +226,7 @@ pub fn disk_op(op: &str, file: &str, len: u64) -> String {
 pub fn lifecycle(change: &str) -> Option<&'static str> {
     Some(match change {
         "crashed" => "crashes: its process and its page cache are gone (only fsynced data survives)",
+        "crashed mid-write" => "crashes in the middle of a write: its process is gone; the OS had written back its unsynced appends except the last of each file, which is half written",
         "killed" => "is killed: its process is gone, the OS keeps its page cache",
         "stopping" => "is shutting down gracefully",
         "stopped" => "stopped",

@@ -531,8 +531,8 @@ pub const OBSERVATIONS: &[&str] =
 
 /// The timers a `--kind` can name.
 pub const TIMERS: &[&str] = &[
-    "Poll", "AutoCommit", "Rejoin", "ProcessingDone", "PollTimeout", "Heartbeat", "RequestTimeout", "NextRecord", "Drain", "MetadataTimeout", "MetadataRefresh", "FetchExpiry", "ProduceExpiry",
-    "FlushTick", "IsrCheck", "HwCheckpoint", "ReplicaFetchBackoff", "ReplicaFetchTimeout", "RetentionCheck", "GroupsLoaded", "Group", "SessionCheck",
+    "Poll", "AutoCommit", "Rejoin", "ProcessingDone", "PollTimeout", "Heartbeat", "RequestTimeout", "NextRecord", "Drain", "MetadataTimeout", "MetadataRefresh", "FetchExpiry", "ProduceExpiry", "FetchSlice",
+    "FlushTick", "IsrCheck", "HwCheckpoint", "ReplicaFetchBackoff", "ReplicaFetchTimeout", "TruncateDiverged", "RetentionCheck", "GroupsLoaded", "Group", "SessionCheck",
 ];
 
 impl TextOptions {

@@ -84,6 +84,26 @@ pub fn divergence(leader: &EpochCache, leader_leo: Offset, fetch_offset: Offset,
     }
 }
 
+/// The leader's answer before KIP-279 (OffsetsForLeaderEpoch v0, Kafka 0.11 to 1.1): the end
+/// offset of the requested epoch only, i.e. the leader's LEO when it is the leader's latest epoch,
+/// else the start offset of the first epoch *after* it, whether or not the leader ever had the
+/// requested epoch; `-1` (UNDEFINED_EPOCH_OFFSET) when no epoch follows or the requested one is
+/// older than the leader's first. Returned in the shape of [`divergence`], with the epoch
+/// `-1` because v0 carries none, and `None` when the follower would not truncate (its fetch
+/// offset, its LEO, is at or below the answer).
+pub fn divergence_before_kip_279(leader: &EpochCache, leader_leo: Offset, fetch_offset: Offset, requested: LeaderEpoch) -> Option<(LeaderEpoch, Offset)> {
+    let entries = leader.entries();
+    let end = if leader.latest_epoch() == Some(requested) {
+        leader_leo
+    } else {
+        match (entries.first(), entries.iter().find(|(e, _)| *e > requested)) {
+            (Some((first, _)), Some((_, start))) if requested >= *first => *start,
+            _ => Offset(-1),
+        }
+    };
+    (end == Offset(-1) || end < fetch_offset).then_some((LeaderEpoch(-1), end))
+}
+
 /// The follower's answer to a diverging epoch `(epoch, leader_end)`: if it has that epoch, the
 /// smaller of the two ends; otherwise the end of its own largest epoch below it (and it fetches
 /// again, iterating as KIP-279 describes). Never above its LEO nor below its log start.
@@ -160,5 +180,24 @@ mod tests {
         assert!(c.assign(LeaderEpoch(6), Offset(40)));
         assert!(c.truncate_from_end(Offset(30)));
         assert_eq!(c.latest_epoch(), Some(LeaderEpoch(2)));
+    }
+
+    /// KIP-279's fast failover, before the fix: the follower led epoch 1 from offset 5 (the
+    /// leader, a follower then, had epoch 0 up to 8 and never saw epoch 1) and now follows a
+    /// leader whose epoch 2 starts at 8. v0 answers 8, "the start of the first epoch after 1":
+    /// the follower keeps its epoch-1 records at 5..8, where the leader has epoch-0 ones.
+    #[test]
+    fn before_kip_279_the_answer_skips_an_epoch_the_leader_never_had() {
+        let leader = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(2), Offset(8))]);
+        let follower = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(1), Offset(5))]);
+        let (follower_leo, leader_leo) = (Offset(8), Offset(12));
+        assert_eq!(divergence_before_kip_279(&leader, leader_leo, follower_leo, LeaderEpoch(1)), None, "8 >= the follower's LEO: no truncation");
+        assert_eq!(divergence_before_kip_279(&leader, leader_leo, Offset(10), LeaderEpoch(1)), Some((LeaderEpoch(-1), Offset(8))));
+        // KIP-279 answers (0, 8), and the follower goes back to where its own epoch 0 ended.
+        let d = divergence(&leader, leader_leo, follower_leo, LeaderEpoch(1)).expect("diverged");
+        assert_eq!(truncation_offset(&follower, follower_leo, Offset(0), d), Offset(5));
+        // The latest epoch ends at the LEO; an epoch older than the first, or none after it: -1.
+        assert_eq!(divergence_before_kip_279(&leader, leader_leo, Offset(13), LeaderEpoch(2)), Some((LeaderEpoch(-1), Offset(12))));
+        assert_eq!(divergence_before_kip_279(&leader, leader_leo, Offset(3), LeaderEpoch(3)), Some((LeaderEpoch(-1), Offset(-1))));
     }
 }

@@ -22,6 +22,20 @@ pub(crate) struct PendingFetch {
     request: FetchRequest,
 }
 
+/// With the KAFKA-9835 bug switch: how long a consumer read of the log's last segment takes,
+/// between `FileRecords.slice`'s two `sizeInBytes()` calls. The broker handles requests on several
+/// threads: an append it handles in this time lands inside the slice.
+pub const SLICE_TIME: SimDuration = SimDuration::from_micros(20);
+
+/// A fetch answer whose reads end at the log end as it will be when the slice completes
+/// (KAFKA-9835): the answer, and for each such partition its index, fetch offset and byte limit.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingSlice {
+    to: NodeId,
+    response: FetchResponse,
+    open: Vec<(usize, Offset, u64)>,
+}
+
 impl Broker {
     pub(crate) fn on_fetch(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: FetchRequest) {
         if let Some(follower) = req.replica_id {
@@ -42,13 +56,14 @@ impl Broker {
     fn record_follower_fetch(&mut self, ctx: &mut BrokerCtx<'_>, follower: BrokerId, req: &FetchRequest) {
         let me = self.id();
         let now = ctx.now();
+        let kip_279 = self.bugs().kip_279;
         let mut progressed = Vec::new();
         for fp in &req.partitions {
             let Some(part) = self.partitions.get_mut(&fp.partition) else { continue };
             if !part.is_leader(me) || fp.current_leader_epoch != Some(part.leader_epoch()) {
                 continue;
             }
-            if diverging(part, fp).is_some() || fp.fetch_offset > part.log.log_end_offset() {
+            if diverging(part, fp, kip_279).is_some() || fp.fetch_offset > part.log.log_end_offset() {
                 continue;
             }
             part.update_follower(follower, fp.fetch_offset, now);
@@ -67,14 +82,14 @@ impl Broker {
         let mut bytes = 0;
         for fp in &req.partitions {
             let Some(part) = self.partitions.get(&fp.partition) else { return (bytes, true) };
-            if !part.is_leader(me) || fp.current_leader_epoch.is_some_and(|e| e != part.leader_epoch()) {
+            if !serves(part, me, req) || fp.current_leader_epoch.is_some_and(|e| e != part.leader_epoch()) {
                 return (bytes, true);
             }
             let log = &part.log;
             if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() {
                 return (bytes, true);
             }
-            if req.replica_id.is_some() && diverging(part, fp).is_some() {
+            if req.replica_id.is_some() && diverging(part, fp, self.bugs().kip_279).is_some() {
                 return (bytes, true);
             }
             let until = if req.replica_id.is_some() { log.log_end_offset() } else { log.high_watermark() };
@@ -106,9 +121,11 @@ impl Broker {
         }
     }
 
-    fn answer_fetch(&self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: &FetchRequest) {
+    fn answer_fetch(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: &FetchRequest) {
         let me = self.id();
+        let (kip_279, kafka_9835) = (self.bugs().kip_279, self.bugs().kafka_9835);
         let mut partitions = Vec::new();
+        let mut open = Vec::new();
         for fp in &req.partitions {
             let tp = &fp.partition;
             let mut data = FetchPartitionData {
@@ -121,7 +138,7 @@ impl Broker {
             };
             match self.partitions.get(tp) {
                 None => data.error_code = ErrorCode::UnknownTopicOrPartition,
-                Some(part) if !part.is_leader(me) => data.error_code = ErrorCode::NotLeaderOrFollower,
+                Some(part) if !serves(part, me, req) => data.error_code = ErrorCode::NotLeaderOrFollower,
                 Some(part) => {
                     let log = &part.log;
                     data.high_watermark = log.high_watermark();
@@ -137,8 +154,8 @@ impl Broker {
                         // log runs past the leader's end learns where to truncate, not
                         // OFFSET_OUT_OF_RANGE (Partition.fetchRecords checks lastFetchedEpoch
                         // before it reads the log).
-                        _ if req.replica_id.is_some() && diverging(part, fp).is_some() => {
-                            let (e, end) = diverging(part, fp).expect("checked");
+                        _ if req.replica_id.is_some() && diverging(part, fp, kip_279).is_some() => {
+                            let (e, end) = diverging(part, fp, kip_279).expect("checked");
                             data.diverging_epoch = Some((e, end));
                             ctx.mark("broker.fetch.diverging_epoch");
                             let f = req.replica_id.expect("checked");
@@ -151,17 +168,67 @@ impl Broker {
                             ctx.explain(|| format!("fetch of {tp} at {o} is outside the log [{s}, {e}]: OFFSET_OUT_OF_RANGE"));
                         }
                         _ if req.replica_id.is_some() => data.records = log.read(fp.fetch_offset, log.log_end_offset(), req.max_bytes),
-                        _ => data.records = log.read(fp.fetch_offset, log.high_watermark(), req.max_bytes),
+                        _ => {
+                            if !part.is_leader(me) {
+                                ctx.mark("broker.fetch.from_follower");
+                            }
+                            let (hw, leo) = (log.high_watermark(), log.log_end_offset());
+                            data.records = log.read(fp.fetch_offset, hw, req.max_bytes);
+                            // FileRecords.slice before KAFKA-9835: a read whose limit is the file's
+                            // end asks the file's size again to cut it, after a concurrent append.
+                            let to_the_end = data.records.last().is_some_and(|b| b.next_offset() == leo);
+                            if kafka_9835 && hw == leo && to_the_end {
+                                open.push((partitions.len(), fp.fetch_offset, req.max_bytes));
+                            }
+                        }
                     }
                 }
             }
             partitions.push(data);
         }
-        ctx.send(from, Msg::FetchResponse(FetchResponse { correlation_id: req.correlation_id, partitions }));
+        let response = FetchResponse { correlation_id: req.correlation_id, partitions };
+        if open.is_empty() {
+            return ctx.send(from, Msg::FetchResponse(response));
+        }
+        let id = self.next_id();
+        self.pending_slices.insert(id, PendingSlice { to: from, response, open });
+        ctx.set_timer(NodeTimer::Broker(BrokerTimer::FetchSlice(id)), SLICE_TIME);
+    }
+
+    /// The slices of a KAFKA-9835 read complete: each open read ends at the log end as it is now,
+    /// which an append may have moved past the high watermark the answer carries.
+    pub(crate) fn complete_slice(&mut self, ctx: &mut BrokerCtx<'_>, id: u64) {
+        let Some(PendingSlice { to, mut response, open }) = self.pending_slices.remove(&id) else { return };
+        for (i, from, max_bytes) in open {
+            let data = &mut response.partitions[i];
+            let Some(part) = self.partitions.get(&data.partition) else { continue };
+            let log = &part.log;
+            data.records = log.read(from, log.log_end_offset(), max_bytes);
+            let end = data.records.last().map_or(from, |b| b.next_offset());
+            if end > data.high_watermark {
+                let (tp, hw) = (data.partition.clone(), data.high_watermark);
+                ctx.mark("broker.fetch.read_past_high_watermark");
+                ctx.explain(|| format!("{tp}: KAFKA-9835 bug switch: an append landed while the read sliced the segment: it returns up to {end}, past the high watermark {hw}"));
+            }
+        }
+        ctx.send(to, Msg::FetchResponse(response));
     }
 }
 
-/// The leader's divergence check for a follower's fetch (see [`super::epochs::divergence`]).
-fn diverging(part: &super::Partition, fp: &FetchPartition) -> Option<(LeaderEpoch, Offset)> {
-    super::epochs::divergence(&part.epochs, part.log.log_end_offset(), fp.fetch_offset, fp.last_fetched_epoch?)
+/// Whether this replica answers the fetch: its leader does; a follower answers a consumer that sent
+/// client metadata (Fetch v11+, KIP-392: `FetchParams.fetchOnlyLeader` is false), reading below
+/// its own high watermark.
+fn serves(part: &super::Partition, me: BrokerId, req: &FetchRequest) -> bool {
+    part.is_leader(me) || (req.replica_id.is_none() && req.rack_id.is_some() && part.state.is_some())
+}
+
+/// The leader's divergence check for a follower's fetch (see [`super::epochs::divergence`]), or,
+/// with the KIP-279 bug switch, its OffsetsForLeaderEpoch v0 answer
+/// ([`super::epochs::divergence_before_kip_279`]).
+fn diverging(part: &super::Partition, fp: &FetchPartition, kip_279: bool) -> Option<(LeaderEpoch, Offset)> {
+    let (leo, requested) = (part.log.log_end_offset(), fp.last_fetched_epoch?);
+    if kip_279 {
+        return super::epochs::divergence_before_kip_279(&part.epochs, leo, fp.fetch_offset, requested);
+    }
+    super::epochs::divergence(&part.epochs, leo, fp.fetch_offset, requested)
 }

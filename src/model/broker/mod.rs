@@ -70,6 +70,11 @@ pub enum BrokerTimer {
     Group(String, crate::model::group::GroupTimer),
     /// Loading a `__consumer_offsets` partition is done.
     GroupsLoaded(TopicPartition),
+    /// A consumer read's slice completes (the KAFKA-9835 bug switch).
+    FetchSlice(u64),
+    /// The fetcher truncates the diverged partitions of its last answer (the KAFKA-14704 bug
+    /// switch).
+    TruncateDiverged,
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +86,9 @@ pub struct Broker {
     pub broker_epoch: Option<u64>,
     pending_produces: BTreeMap<u64, produce::PendingProduce>,
     pending_fetches: BTreeMap<u64, fetch::PendingFetch>,
+    pending_slices: BTreeMap<u64, fetch::PendingSlice>,
+    /// Diverged partitions the fetcher has yet to truncate (the KAFKA-14704 bug switch).
+    diverged: BTreeMap<TopicPartition, (crate::model::ids::LeaderEpoch, Offset)>,
     /// Replica fetches in flight, by leader node: correlation id.
     replica_fetches: BTreeMap<NodeId, u64>,
     /// AlterPartition requests in flight: correlation id → partition.
@@ -92,6 +100,8 @@ pub struct Broker {
     /// `__consumer_offsets` partitions this broker leads and is still loading: their groups'
     /// requests are answered COORDINATOR_LOAD_IN_PROGRESS.
     pub loading: std::collections::BTreeSet<TopicPartition>,
+    /// Log files recovery found torn: the file and how many valid batches precede the torn one.
+    torn_logs: Vec<(String, usize)>,
 }
 
 pub(crate) type BrokerCtx<'a> = Ctx<'a, KafkaNode>;
@@ -106,13 +116,17 @@ impl Broker {
             .filter_map(|e| if let DiskEntry::HighWatermark(tp, o) = e { Some((tp.clone(), *o)) } else { None })
             .collect();
         let mut partitions = BTreeMap::new();
+        let mut torn_logs = Vec::new();
         for topic in &config.layout.topics {
             // The topic's partitions at creation, and any added later (CreatePartitions) that
             // left a log on this disk; one added without a log yet comes back with the metadata.
             let added = disk.files.keys().filter_map(|f| added_partition(f, topic));
             for p in (0..topic.partitions).filter(|p| config.layout.replicas(topic, *p).contains(&config.broker_id)).chain(added) {
                 let tp = TopicPartition::new(topic.name.clone(), p);
-                let part = recover_partition(topic.clone(), tp.clone(), disk, checkpoint.get(&tp).copied());
+                let (part, torn) = recover_partition(topic.clone(), tp.clone(), disk, checkpoint.get(&tp).copied());
+                if let Some(valid) = torn {
+                    torn_logs.push((part.log_file(), valid));
+                }
                 partitions.insert(tp, part);
             }
         }
@@ -123,11 +137,14 @@ impl Broker {
             broker_epoch: None,
             pending_produces: BTreeMap::new(),
             pending_fetches: BTreeMap::new(),
+            pending_slices: BTreeMap::new(),
+            diverged: BTreeMap::new(),
             replica_fetches: BTreeMap::new(),
             alter_partitions: BTreeMap::new(),
             next_id: 0,
             groups: BTreeMap::new(),
             loading: Default::default(),
+            torn_logs,
         }
     }
 
@@ -149,6 +166,12 @@ impl Broker {
         let id = self.id();
         let n = self.partitions.len();
         ctx.explain(|| format!("broker {id} started with {n} partition replica(s) recovered from its disk; it registers with the controller"));
+        for (file, valid) in std::mem::take(&mut self.torn_logs) {
+            // LogSegment.recover: the batch whose CRC fails and everything after it go.
+            ctx.truncate(file.clone(), valid);
+            ctx.mark("broker.recovery.torn_batch");
+            ctx.explain(|| format!("{file}: recovery found a half-written batch after {valid} valid ones: truncated there"));
+        }
         self.register(ctx);
         if self.partitions.values().any(|p| p.topic.flush_ms.is_some()) {
             ctx.set_timer(NodeTimer::Broker(BrokerTimer::FlushTick), FLUSH_CHECK_INTERVAL);
@@ -183,6 +206,8 @@ impl Broker {
         match timer {
             BrokerTimer::FetchExpiry(id) => self.expire_fetch(ctx, id),
             BrokerTimer::ProduceExpiry(id) => self.expire_produce(ctx, id),
+            BrokerTimer::FetchSlice(id) => self.complete_slice(ctx, id),
+            BrokerTimer::TruncateDiverged => self.truncate_diverged(ctx),
             BrokerTimer::FlushTick => self.flush_by_age(ctx),
             BrokerTimer::Heartbeat => self.heartbeat(ctx),
             BrokerTimer::IsrCheck => self.shrink_isrs(ctx),
@@ -325,7 +350,7 @@ impl Broker {
             if state.replicas.contains(&me) && !self.partitions.contains_key(tp) {
                 let Some(topic) = self.config.layout.topic(&tp.topic).cloned() else { continue };
                 ctx.explain(|| format!("{tp} is a new partition of {}: creates its empty log", tp.topic));
-                self.partitions.insert(tp.clone(), recover_partition(topic, tp.clone(), &DiskImage::default(), None));
+                self.partitions.insert(tp.clone(), recover_partition(topic, tp.clone(), &DiskImage::default(), None).0);
             }
         }
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
@@ -547,12 +572,11 @@ fn recover_partition(
     tp: TopicPartition,
     disk: &DiskImage<DiskEntry>,
     hw_checkpoint: Option<Offset>,
-) -> Partition {
-    let batches: Vec<RecordBatch> = disk
-        .file(&format!("{tp}.log"))
-        .iter()
-        .filter_map(|e| if let DiskEntry::Batch(b) = e { Some(b.clone()) } else { None })
-        .collect();
+) -> (Partition, Option<usize>) {
+    // Recovery reads batches up to the first invalid one (a torn write) and drops the rest.
+    let file = disk.file(&format!("{tp}.log"));
+    let batches: Vec<RecordBatch> = file.iter().map_while(|e| if let DiskEntry::Batch(b) = e { Some(b.clone()) } else { None }).collect();
+    let torn = (batches.len() < file.len()).then_some(batches.len());
     let mut log = PartitionLog::recover(batches);
     let mut epochs = EpochCache::from_entries(
         disk.file(&format!("{tp}.epochs")).iter().filter_map(|e| if let DiskEntry::Epoch(ep, o) = e { Some((*ep, *o)) } else { None }).collect(),
@@ -566,7 +590,7 @@ fn recover_partition(
     // `become_follower`), which after a restart is at once.
     let hw = hw_checkpoint.unwrap_or(Offset(0)).min(log.log_end_offset());
     log.advance_high_watermark(hw);
-    Partition::new(topic, tp, log, epochs)
+    (Partition::new(topic, tp, log, epochs), torn)
 }
 
 /// How often the log flusher looks at `flush.ms` (Kafka's `log.flush.scheduler.interval.ms`
@@ -593,12 +617,16 @@ mod tests {
 
     /// Broker b0 of a 3-broker cluster, leading t-0 with the given ISR.
     fn leader(isr: &[i32], min_isr: i16, flush_messages: Option<u64>) -> Broker {
+        leader_with_bugs(isr, min_isr, flush_messages, BugSwitches::default())
+    }
+
+    fn leader_with_bugs(isr: &[i32], min_isr: i16, flush_messages: Option<u64>, bugs: BugSwitches) -> Broker {
         let mut topic = TopicConfig::new("t", 1);
         topic.replication_factor = 3;
         topic.min_insync_replicas = min_isr;
         topic.flush_messages = flush_messages;
         let brokers = (0..3).map(|i| (BrokerId(i), NodeId(i as u32))).collect();
-        let layout = ClusterLayout { brokers, topics: vec![topic], controller: NodeId(3), ..ClusterLayout::default() };
+        let layout = ClusterLayout { brokers, topics: vec![topic], controller: NodeId(3), bugs, ..ClusterLayout::default() };
         let mut b = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage::default());
         b.broker_epoch = Some(1);
         let mut image = MetadataImage { version: 1, ..MetadataImage::default() };
@@ -650,6 +678,7 @@ mod tests {
                 current_leader_epoch: Some(LeaderEpoch(0)),
                 last_fetched_epoch: Some(LeaderEpoch(0)),
             }],
+            rack_id: None,
         }
     }
 
@@ -745,6 +774,168 @@ mod tests {
         let p = &b.partitions[&tp()];
         assert_eq!((p.log.log_end_offset(), p.log.high_watermark()), (Offset(4), Offset(2)));
         assert_eq!(p.epochs.latest_epoch(), Some(LeaderEpoch(3)), "the epoch cache is rebuilt from the batches");
+    }
+
+    fn consumer_fetch(offset: i64) -> FetchRequest {
+        let mut req = follower_fetch(0, offset);
+        req.replica_id = None;
+        req.partitions[0].last_fetched_epoch = None;
+        req
+    }
+
+    fn fetch_responses(effects: &[Effect<KafkaNode>]) -> Vec<&FetchResponse> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { to: CLIENT, msg: Msg::FetchResponse(r) } => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn offsets(r: &FetchResponse) -> Vec<i64> {
+        r.partitions[0].records.iter().flat_map(|b| b.offsets()).map(|(o, _)| o.0).collect()
+    }
+
+    /// KAFKA-9835: with the switch, a read whose limit (the HW) is the log end is cut only when
+    /// the slice completes, and an append handled meanwhile comes with it, above the HW the answer
+    /// carries. Without it the answer is immediate and stops at the HW.
+    #[test]
+    fn kafka_9835_a_read_at_the_log_end_takes_an_append_made_while_it_slices() {
+        for bug in [false, true] {
+            let mut b = leader_with_bugs(&[0, 1], 1, None, BugSwitches { kafka_9835: bug, ..BugSwitches::default() });
+            step(|ctx| b.on_produce(ctx, CLIENT, produce(2, Acks::Leader)));
+            step(|ctx| b.on_fetch(ctx, NodeId(1), follower_fetch(1, 2)));
+            assert_eq!(b.partitions[&tp()].log.high_watermark(), Offset(2));
+            let fx = step(|ctx| b.on_fetch(ctx, CLIENT, consumer_fetch(0)));
+            let answered_now = fetch_responses(&fx).first().map(|r| offsets(r));
+            step(|ctx| b.on_produce(ctx, CLIENT, produce(1, Acks::Leader)));
+            if !bug {
+                assert_eq!(answered_now, Some(vec![0, 1]));
+                continue;
+            }
+            assert_eq!(answered_now, None, "the slice is still open");
+            let id = b.pending_slices.keys().next().copied().expect("a pending slice");
+            let fx = step(|ctx| b.on_timer(ctx, BrokerTimer::FetchSlice(id)));
+            let r = fetch_responses(&fx);
+            assert_eq!(offsets(r[0]), vec![0, 1, 2], "offset 2 was appended during the slice");
+            assert_eq!(r[0].partitions[0].high_watermark, Offset(2), "the answer's HW is the one the read started with");
+        }
+    }
+
+    /// KIP-279: before it, the leader answers a follower's first fetch (its OffsetsForLeaderEpoch
+    /// question, epoch 1) with "the start of the first epoch after 1", here 8, and not the epoch
+    /// that offset ends; the follower at 10 is told to truncate to 8. With KIP-279 the answer is
+    /// (epoch 0, 8).
+    #[test]
+    fn kip_279_the_leader_answers_an_end_offset_without_its_epoch() {
+        for bug in [false, true] {
+            let mut b = leader_with_bugs(&[0, 1, 2], 1, None, BugSwitches { kip_279: bug, ..BugSwitches::default() });
+            let part = b.partitions.get_mut(&tp()).unwrap();
+            part.epochs = EpochCache::from_entries(vec![(LeaderEpoch(0), Offset(0)), (LeaderEpoch(2), Offset(8))]);
+            for seq in 0..12 {
+                part.log.append(vec![Record { id: RecordId { producer: 0, seq }, key: None, size: 1, value: None }], LeaderEpoch(if seq < 8 { 0 } else { 2 }), 0, None);
+            }
+            part.state.as_mut().unwrap().leader_epoch = LeaderEpoch(2);
+            let mut req = follower_fetch(1, 10);
+            req.partitions[0].current_leader_epoch = Some(LeaderEpoch(2));
+            req.partitions[0].last_fetched_epoch = Some(LeaderEpoch(1));
+            let fx = step(|ctx| b.on_fetch(ctx, NodeId(1), req));
+            let Some(Effect::Send { msg: Msg::FetchResponse(r), .. }) = fx.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!() };
+            let expected = if bug { (LeaderEpoch(-1), Offset(8)) } else { (LeaderEpoch(0), Offset(8)) };
+            assert_eq!(r.partitions[0].diverging_epoch, Some(expected));
+        }
+    }
+
+    /// KAFKA-14704, and a follower serving a consumer that sends client metadata (KIP-392): the
+    /// deposed leader holds offsets 0..5 of epoch 0, of which only 0..2 survive on the new leader
+    /// (whose HW is 4). With the switch it takes HW 4 first and truncates only when the fetcher
+    /// gets to it; a consumer reading from it meanwhile gets offsets 2 and 3, which are then gone.
+    /// Without the switch it truncates at once and its HW stays where it was.
+    #[test]
+    fn kafka_14704_the_follower_takes_the_high_watermark_before_it_truncates() {
+        for bug in [false, true] {
+            let mut b = leader_with_bugs(&[0, 1, 2], 1, None, BugSwitches { kafka_14704: bug, ..BugSwitches::default() });
+            step(|ctx| b.on_produce(ctx, CLIENT, produce(5, Acks::Leader)));
+            let mut image = b.metadata.clone();
+            image.version += 1;
+            let s = image.partitions.get_mut(&tp()).unwrap();
+            (s.leader, s.leader_epoch, s.isr) = (Some(BrokerId(1)), LeaderEpoch(1), vec![BrokerId(1), BrokerId(2)]);
+            let fx = step(|ctx| b.apply_metadata(ctx, image));
+            let corr = fx
+                .iter()
+                .find_map(|e| match e {
+                    Effect::Send { to: NodeId(1), msg: Msg::FetchRequest(r) } => Some(r.correlation_id),
+                    _ => None,
+                })
+                .expect("the new follower fetches from b1");
+            let answer = FetchPartitionData {
+                partition: tp(),
+                error_code: ErrorCode::None,
+                high_watermark: Offset(4),
+                log_start_offset: Offset(0),
+                records: vec![],
+                diverging_epoch: Some((LeaderEpoch(0), Offset(2))),
+            };
+            step(|ctx| b.on_replica_fetch_response(ctx, NodeId(1), FetchResponse { correlation_id: corr, partitions: vec![answer] }));
+            let mut read = consumer_fetch(2);
+            read.partitions[0].current_leader_epoch = None; // no KIP-320
+            read.rack_id = Some("rack-a".into());
+            let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read.clone()));
+            let in_window = offsets(fetch_responses(&fx)[0]);
+            let p = &b.partitions[&tp()];
+            let seen = (p.log.log_end_offset(), p.log.high_watermark());
+            if !bug {
+                assert_eq!(seen, (Offset(2), Offset(0)), "truncated at once; the HW waits for the next answer");
+                assert!(in_window.is_empty());
+                continue;
+            }
+            assert_eq!(seen, (Offset(5), Offset(4)), "the HW first, above the divergence at 2");
+            assert_eq!(in_window, vec![2, 3], "the consumer is handed records about to be truncated");
+            step(|ctx| b.on_timer(ctx, BrokerTimer::TruncateDiverged));
+            let p = &b.partitions[&tp()];
+            assert_eq!((p.log.log_end_offset(), p.log.high_watermark()), (Offset(2), Offset(2)));
+        }
+    }
+
+    #[test]
+    fn a_follower_answers_a_consumer_only_when_it_sends_client_metadata() {
+        let mut b = leader(&[0, 1, 2], 1, None);
+        let mut image = b.metadata.clone();
+        image.version += 1;
+        let s = image.partitions.get_mut(&tp()).unwrap();
+        (s.leader, s.leader_epoch) = (Some(BrokerId(1)), LeaderEpoch(1));
+        step(|ctx| b.apply_metadata(ctx, image));
+        let mut read = consumer_fetch(0);
+        read.partitions[0].current_leader_epoch = Some(LeaderEpoch(1));
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read.clone()));
+        assert_eq!(fetch_responses(&fx)[0].partitions[0].error_code, ErrorCode::NotLeaderOrFollower);
+        read.rack_id = Some("rack-a".into());
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read.clone()));
+        assert_eq!(fetch_responses(&fx)[0].partitions[0].error_code, ErrorCode::None);
+        read.partitions[0].current_leader_epoch = Some(LeaderEpoch(0));
+        let fx = step(|ctx| b.on_fetch(ctx, CLIENT, read));
+        assert_eq!(fetch_responses(&fx)[0].partitions[0].error_code, ErrorCode::FencedLeaderEpoch, "a stale epoch is fenced on a follower too");
+    }
+
+    /// A crash tore the last batch of the log: recovery keeps the valid batches before it (and
+    /// their epochs) and, once started, truncates the file there (LogSegment.recover).
+    #[test]
+    fn recovery_truncates_a_torn_batch() {
+        let batch = |base: i64, epoch: i32| RecordBatch {
+            base_offset: Offset(base),
+            partition_leader_epoch: LeaderEpoch(epoch),
+            append_time_ms: 0,
+            producer: None,
+            records: vec![Record { id: RecordId { producer: 1, seq: base as u32 }, key: None, size: 5, value: None }],
+        };
+        let log = vec![DiskEntry::Batch(batch(0, 0)), DiskEntry::Batch(batch(1, 1)), DiskEntry::TornBatch];
+        let layout = ClusterLayout { brokers: vec![(BrokerId(0), NodeId(0))], topics: vec![TopicConfig::new("t", 1)], ..ClusterLayout::default() };
+        let mut b = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage { files: [("t-0.log".to_string(), log)].into_iter().collect() });
+        let p = &b.partitions[&tp()];
+        assert_eq!((p.log.log_end_offset(), p.epochs.latest_epoch()), (Offset(2), Some(LeaderEpoch(1))));
+        let fx = step(|ctx| b.on_start(ctx));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Truncate { file, len: 2 }) if file == "t-0.log")));
     }
 
     #[test]

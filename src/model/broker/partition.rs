@@ -45,6 +45,10 @@ pub struct Partition {
     /// The end of what is appended *and* flushed where `flush.messages` demanded it: the leader's
     /// own LEO for the HW rule.
     pub complete_offset: Offset,
+    /// With the KIP-279 bug switch: a follower that has yet to learn where its log ends on the
+    /// leader (Kafka's fetch state `Truncating`); its next fetch carries its latest epoch, the
+    /// OffsetsForLeaderEpoch question, and later ones none.
+    pub truncating: bool,
 }
 
 impl Partition {
@@ -62,6 +66,7 @@ impl Partition {
             unflushed_since: None,
             syncs_in_flight: 0,
             complete_offset,
+            truncating: false,
         }
     }
 

@@ -21,6 +21,12 @@ use crate::model::node::{DiskEntry, NodeTimer};
 use crate::model::protocol::*;
 use crate::model::time::{SimDuration, SimTime};
 
+/// With the KAFKA-14704 bug switch: how long after applying a diverging answer's high watermark
+/// the fetcher truncates (the rest of the answer is processed first, then the truncation takes
+/// the log's lock and rewrites the epoch checkpoint). Consumers reading from the follower in
+/// between see its raised high watermark.
+pub const TRUNCATION_LAG: SimDuration = SimDuration::from_millis(2);
+
 impl Broker {
     pub(crate) fn become_leader(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
         let me = self.id();
@@ -104,6 +110,7 @@ impl Broker {
         part.pending_isr = None;
         let leader = part.leader();
         let epoch = part.leader_epoch();
+        part.truncating = true;
         if kip_101 {
             let hw = part.log.high_watermark();
             if hw < part.log.log_end_offset() {
@@ -137,15 +144,22 @@ impl Broker {
     /// Sends one fetch to each leader of a partition this broker follows, unless one is in flight.
     pub(crate) fn fetch_from_leaders(&mut self, ctx: &mut BrokerCtx<'_>) {
         let me = self.id();
-        let kip_101 = self.bugs().kip_101;
+        let (kip_101, kip_279) = (self.bugs().kip_101, self.bugs().kip_279);
         let mut by_leader: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
         for part in self.partitions.values() {
             let Some(leader) = part.leader().filter(|l| *l != me) else { continue };
+            if self.diverged.contains_key(&part.tp) {
+                continue; // the fetcher has not truncated yet (KAFKA-14704 bug switch)
+            }
             let Some(node) = self.metadata.node_of(leader) else { continue };
             if self.replica_fetches.contains_key(&node) {
                 continue;
             }
-            let last_fetched_epoch = if kip_101 { None } else { part.epochs.latest_epoch() };
+            let last_fetched_epoch = match (kip_101, kip_279) {
+                (true, _) => None,
+                (false, true) => part.epochs.latest_epoch().filter(|_| part.truncating),
+                (false, false) => part.epochs.latest_epoch(),
+            };
             by_leader.entry(node).or_default().push(FetchPartition {
                 partition: part.tp.clone(),
                 // What is complete: with flush.messages, a follower fsyncs what it appended
@@ -159,7 +173,7 @@ impl Broker {
         for (node, partitions) in by_leader {
             let corr = self.next_id();
             self.replica_fetches.insert(node, corr);
-            let req = FetchRequest { correlation_id: corr, replica_id: Some(me), max_wait_ms: wait, min_bytes: 1, max_bytes: self.settings().replica_fetch_max_bytes, partitions };
+            let req = FetchRequest { correlation_id: corr, replica_id: Some(me), max_wait_ms: wait, min_bytes: 1, max_bytes: self.settings().replica_fetch_max_bytes, partitions, rack_id: None };
             ctx.send(node, Msg::FetchRequest(req));
             ctx.set_timer(NodeTimer::Broker(BrokerTimer::ReplicaFetchTimeout(corr)), SimDuration::from_millis(30_000));
         }
@@ -211,6 +225,30 @@ impl Broker {
                 ctx.explain(|| format!("{tp}: replica fetch failed with {e}"));
                 continue;
             }
+            if self.config.layout.bugs.kip_279 && std::mem::take(&mut part.truncating) {
+                if let Some((_, end)) = data.diverging_epoch {
+                    // Before KIP-279: the end offset alone, taken at its word, once.
+                    let (leo, hw) = (part.log.log_end_offset(), part.log.high_watermark());
+                    let to = if end == Offset(-1) { hw } else { end.min(leo) };
+                    truncate(ctx, part, to);
+                    ctx.mark("broker.truncate.leader_epoch_end_offset");
+                    ctx.explain(|| format!("{tp}: KIP-279 bug switch: the leader says its epoch ends at {end}, no epoch named: truncated from {leo} to {to}; no further epoch checks"));
+                    continue;
+                }
+            }
+            if let (Some(diverging), true) = (data.diverging_epoch, self.config.layout.bugs.kafka_14704) {
+                // Before KAFKA-14704: the answer's partition data is processed first, high
+                // watermark included, and the truncation comes after the whole answer.
+                let (old, hw) = (part.log.high_watermark(), data.high_watermark.min(part.log.log_end_offset()));
+                part.log.advance_high_watermark(hw);
+                if hw > old {
+                    ctx.mark("broker.fetch.high_watermark_before_truncation");
+                    ctx.explain(|| format!("{tp}: KAFKA-14704 bug switch: took the leader's high watermark {hw} before truncating its diverged log"));
+                }
+                self.diverged.insert(tp, diverging);
+                ctx.set_timer(NodeTimer::Broker(BrokerTimer::TruncateDiverged), TRUNCATION_LAG);
+                continue;
+            }
             if let Some((epoch, end)) = data.diverging_epoch {
                 // Truncate to the end of the largest epoch both logs have (KAFKA-10554).
                 let to = super::epochs::truncation_offset(&part.epochs, part.log.log_end_offset(), part.log.log_start_offset(), (epoch, end));
@@ -244,6 +282,21 @@ impl Broker {
         } else {
             self.fetch_from_leaders(ctx);
         }
+    }
+
+    /// The KAFKA-14704 bug switch's late truncation: each partition whose fetch answer carried a
+    /// diverging epoch truncates now, below the high watermark it already took.
+    pub(crate) fn truncate_diverged(&mut self, ctx: &mut BrokerCtx<'_>) {
+        let me = self.id();
+        for (tp, (epoch, end)) in std::mem::take(&mut self.diverged) {
+            let Some(part) = self.partitions.get_mut(&tp).filter(|p| !p.is_leader(me)) else { continue };
+            let to = super::epochs::truncation_offset(&part.epochs, part.log.log_end_offset(), part.log.log_start_offset(), (epoch, end));
+            let (leo, hw) = (part.log.log_end_offset(), part.log.high_watermark());
+            truncate(ctx, part, to);
+            ctx.mark("broker.truncate.diverging_epoch");
+            ctx.explain(|| format!("{tp}: leader says epoch {epoch} ends at {end}: truncated from {leo} to {to}, below its high watermark {hw}"));
+        }
+        self.fetch_from_leaders(ctx);
     }
 
     /// Adds `follower` to the ISR (through the controller) when it may join.
