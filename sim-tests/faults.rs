@@ -64,6 +64,8 @@ fn every_fault_and_trigger_fires_at_its_moment() {
     fired(70.0, "delay next 3 producerequest");
     fired(72.0, "slow b1: +0.150s latency");
     fired(74.0, "b1 back to normal latency");
+    fired(75.0, "skew b2: wall clock +30.000s");
+    fired(80.0, "b2's wall clock set right");
     // Triggered: every kind fired once, and its fault follows it at `after`.
     let kinds = ["group orders-app enters Stable", "c1 has processed 500", "p1 has had 2000", "orders-0 has a leader in epoch 1", "orders-1 acknowledged offset 700", "mark consumer.fenced on c1"];
     for kind in kinds {

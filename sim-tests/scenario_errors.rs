@@ -111,3 +111,16 @@ fn a_fault_needs_exactly_one_of_at_and_when() {
     let two_kinds = error(&with_fault("when = { consumer = \"c1\", processed = 5, mark = \"consumer.fenced\" }\naction = \"crash\"\nnode = \"b0\"\n"));
     assert!(two_kinds.starts_with("bad.toml:16:8: a trigger is one of"), "{two_kinds}");
 }
+
+#[test]
+fn a_skew_needs_a_signed_offset_and_a_known_node() {
+    let e = error(&with_fault("at = \"1s\"\naction = \"skew\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:17:10: a skew needs `offset"), "{e}");
+    let e = error(&with_fault("at = \"1s\"\naction = \"skew\"\nnode = \"b0\"\noffset = \"soon\"\n"));
+    assert!(e.starts_with("bad.toml:19:10: ") && e.contains("a signed duration"), "{e}");
+    let e = error(&with_fault("at = \"1s\"\naction = \"skew\"\nnode = \"b7\"\noffset = \"-5s\"\n"));
+    assert!(e.contains("unknown node 'b7'"), "{e}");
+    // `__consumer_offsets-N` is a partition a trigger may name once the scenario has groups.
+    let ok = with_fault("when = { partition = \"__consumer_offsets-0\", leader_epoch = 1 }\naction = \"skew\"\nnode = \"b0\"\noffset = \"+2m\"\nfor = \"5s\"\n");
+    kafkasim::scenario::Scenario::parse("ok.toml", &ok).unwrap();
+}

@@ -4,8 +4,10 @@
 //! Each checker's doc comment is its precise definition.
 
 pub mod duplicates;
+pub mod durable;
 pub mod groups;
 pub mod lost_write;
+pub mod order;
 pub mod replica;
 
 use std::collections::BTreeMap;
@@ -65,6 +67,7 @@ pub fn check_all(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut v = lost_write::check(input);
     v.extend(replica::check_reads_below_hw(input.history));
     v.extend(groups::check(input));
+    v.extend(durable::check(input));
     v
 }
 
@@ -75,5 +78,5 @@ pub fn notes(input: &CheckInput<'_>) -> Vec<Violation> {
 
 /// The names of every checker, for scenario validation and docs.
 pub fn checker_names() -> Vec<&'static str> {
-    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION, groups::AT_LEAST_ONCE, groups::COOPERATIVE_HANDOFF, groups::COMMITTED_OFFSET_MONOTONIC, groups::EXACTLY_ONCE, duplicates::NAME].into_iter().chain(replica::NAMES.iter().copied()).collect()
+    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION, groups::AT_LEAST_ONCE, groups::COOPERATIVE_HANDOFF, groups::COMMITTED_OFFSET_MONOTONIC, groups::EXACTLY_ONCE, duplicates::NAME, durable::NAME, order::NAME].into_iter().chain(replica::NAMES.iter().copied()).collect()
 }

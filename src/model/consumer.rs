@@ -132,6 +132,9 @@ pub struct GroupSettings {
     pub max_poll_interval_ms: Option<u64>,
     /// Bugs of the group leader's assignor (the `[bugs]` switches).
     pub assignor_bugs: super::assignor::AssignorBugs,
+    /// Bug switch `reset-on-load-in-progress`: an OffsetFetch answered
+    /// COORDINATOR_LOAD_IN_PROGRESS counts as "no committed offset".
+    pub reset_on_load_in_progress: bool,
     /// `enable.auto.commit` (true)
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms` (5000)

@@ -102,6 +102,7 @@ pub fn timer(timer: &Value, on_broker: bool) -> Option<String> {
         "ReplicaFetchBackoff" => "replica.fetch.backoff.ms elapsed: fetches from the leaders again".into(),
         "ReplicaFetchTimeout" => format!("the replica fetch {n} got no answer in time"),
         "RetentionCheck" => "the retention check (retention.ms, retention.bytes)".into(),
+        "OffsetsRetentionCheck" => "the offset expiry check (offsets.retention.minutes)".into(),
         "GroupsLoaded" => format!("finished loading {n}: now coordinates the groups stored there"),
         "Group" => group_timer(arg?)?,
         // Controller
@@ -186,6 +187,13 @@ pub fn observation(o: &Value) -> Option<String> {
             format!("position of {tp} set to {} ({why})", o["offset"])
         }
         "offsets_written" => format!("group {group}: committed offsets {} written to __consumer_offsets", offsets_value(&o["offsets"])),
+        "offsets_expired" => format!(
+            "group {group} ({}, {} member(s) subscribing to {}): committed offsets {} expired (offsets.retention.minutes)",
+            o["state"].as_str().unwrap_or("?"),
+            o["members"],
+            o["subscribed"].as_array().map_or(String::new(), |t| t.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")),
+            offsets_value(&o["offsets"])
+        ),
         "no_committed_offset" => format!(
             "group {group} has no committed offset for {} (OffsetFetch sent at {:.3}s): they start from auto.offset.reset",
             tps(&o["partitions"]),
