@@ -20,6 +20,12 @@ use crate::model::{Observation, TopicPartition};
 
 pub const NAME: &str = "committed-offset-durable";
 
+/// Whether KIP-211 documents the expiry of a group's offset of `tp`: the group had no members, or
+/// none of them subscribed to `tp`'s topic.
+pub(crate) fn documented_expiry(members: usize, subscribed: &[String], tp: &TopicPartition) -> bool {
+    members == 0 || !subscribed.contains(&tp.topic)
+}
+
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut written: BTreeMap<(String, TopicPartition), u64> = BTreeMap::new();
     let mut reported: BTreeSet<(String, TopicPartition)> = BTreeSet::new();
@@ -34,8 +40,7 @@ pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
             Observation::OffsetsExpired { group, offsets, state, members, subscribed } => {
                 for (tp, offset) in offsets {
                     let key = (group.clone(), tp.clone());
-                    let documented = *members == 0 || !subscribed.contains(&tp.topic);
-                    if documented || !reported.insert(key.clone()) {
+                    if documented_expiry(*members, subscribed, tp) || !reported.insert(key.clone()) {
                         continue;
                     }
                     let evidence = written.get(&key).copied().into_iter().chain([h.seq]).collect();

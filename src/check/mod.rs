@@ -62,6 +62,17 @@ impl CheckInput<'_> {
     }
 }
 
+/// The trace seq of each record's first acknowledgement, for evidence.
+pub(crate) fn first_acks(history: &[HistoryEntry<Observation>]) -> BTreeMap<RecordId, u64> {
+    let mut acked_at = BTreeMap::new();
+    for h in history {
+        if let Observation::ProduceAcked { record, .. } = &h.obs {
+            acked_at.entry(*record).or_insert(h.seq);
+        }
+    }
+    acked_at
+}
+
 /// Runs every checker that reads the history and the final state.
 pub fn check_all(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut v = lost_write::check(input);

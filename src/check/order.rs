@@ -19,18 +19,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{CheckInput, Violation};
-use crate::model::{Observation, Offset, RecordId, TopicPartition};
+use crate::model::{Offset, RecordId, TopicPartition};
 
 pub const NAME: &str = "producer-order";
 
 /// Judges the producers numbered in `judged` (a record `p<n>#<seq>` belongs to producer `n`).
 pub fn check(input: &CheckInput<'_>, judged: &BTreeSet<u32>) -> Vec<Violation> {
-    let mut acked_at: BTreeMap<RecordId, u64> = BTreeMap::new();
-    for h in input.history {
-        if let Observation::ProduceAcked { record, .. } = &h.obs {
-            acked_at.entry(*record).or_insert(h.seq);
-        }
-    }
+    let acked_at = super::first_acks(input.history);
     let mut out = Vec::new();
     for (tp, log) in input.final_logs {
         // Per producer: its records at their first offsets, in log order.
