@@ -199,6 +199,39 @@ fn two_seeds_that_assign_differently() {
     assert!(diffs.iter().all(|d| d.a.iter().chain(d.b.iter()).map(|f| f.at_us).min() >= first.a.iter().chain(first.b.iter()).map(|f| f.at_us).min()));
 }
 
+/// The command line names the step where the assignments part, and that step is the SyncGroup
+/// that carried them in each trace.
+#[test]
+fn diff_names_the_step_where_assignments_differ() {
+    let dir = std::env::temp_dir().join(format!("kafkasim-diff-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = root().join("scenarios/learn/rebalance-mid-processing.toml");
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    let (ta, tb) = (jsonl(&scenario, 1), jsonl(&scenario, 2));
+    std::fs::write(&a, &ta).unwrap();
+    std::fs::write(&b, &tb).unwrap();
+    let (code, out, _) = kafkasim(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    let line = out.lines().find(|l| l.trim_start().starts_with("assignments ")).unwrap_or_else(|| panic!("no assignments line:\n{out}"));
+    assert!(
+        line.contains("group orders-app generation 2 assignment: A gives c2=[orders-0, orders-1], B gives c1=[orders-0] c2=[orders-1]"),
+        "{line}"
+    );
+    assert!(out.contains("partition leaders  the same in both runs"), "{out}");
+    assert!(out.contains(&format!("to see how A got there: kafkasim trace --file {} --around ", a.display())), "{out}");
+    // `(A seq X at …, B seq Y at …)`: X and Y are the SyncGroup deliveries that carried the
+    // two assignments.
+    let seq_after = |tag: &str| -> u64 {
+        let i = line.find(tag).unwrap_or_else(|| panic!("{tag} in {line}")) + tag.len();
+        line[i..].split(' ').next().unwrap().parse().unwrap()
+    };
+    for (trace, seq) in [(&ta, seq_after("(A seq ")), (&tb, seq_after(", B seq "))] {
+        let step = trace.lines().find(|l| l.starts_with(&format!("{{\"seq\":{seq},"))).unwrap_or_else(|| panic!("seq {seq}"));
+        assert!(step.contains(r#""kind":"deliver""#) && step.contains(r#""api":"SyncGroupRequest""#) && step.contains(r#""generation_id":2"#), "{step}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 fn kafkasim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kafkasim")).args(args).current_dir(root()).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -265,7 +298,32 @@ fn the_walkthroughs_quote_real_output() {
     for doc in &docs {
         let text = std::fs::read_to_string(doc).unwrap();
         let mut lines = text.lines().peekable();
+        // `kafkasim run S --seed N --trace F` lines: the traces a quoted `kafkasim diff` reads.
+        let mut saved: std::collections::BTreeMap<String, (String, u64)> = Default::default();
         while let Some(line) = lines.next() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let ["kafkasim", "run", scenario, "--seed", seed, "--trace", file] = words.as_slice() {
+                saved.insert(file.to_string(), (scenario.to_string(), seed.parse().unwrap()));
+            }
+            if let Some(files) = line.strip_prefix("$ kafkasim diff ") {
+                let dir = std::env::temp_dir().join(format!("kafkasim-doc-diff-{}-{checked}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                for f in files.split_whitespace() {
+                    let (scenario, seed) = saved.get(f).unwrap_or_else(|| panic!("{}: no `kafkasim run … --trace {f}` before the diff", doc.display()));
+                    std::fs::write(dir.join(f), jsonl(&root().join(scenario), *seed)).unwrap();
+                }
+                let out = Command::new(env!("CARGO_BIN_EXE_kafkasim")).arg("diff").args(files.split_whitespace()).current_dir(&dir).output().unwrap();
+                let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+                let mut printed = printed.lines();
+                while let Some(q) = lines.next_if(|l| !l.starts_with("```")) {
+                    if q.trim() != "…" {
+                        assert!(printed.any(|p| p == q), "{}: `kafkasim diff {files}` no longer prints (in this order):\n{q}", doc.display());
+                        checked += 1;
+                    }
+                }
+                std::fs::remove_dir_all(&dir).ok();
+                continue;
+            }
             let Some(cmd) = line.strip_prefix("$ kafkasim trace ") else { continue };
             let mut quoted = Vec::new();
             while let Some(l) = lines.next_if(|l| !l.starts_with("```")) {

@@ -173,3 +173,83 @@ fn the_terminal_stepper_follows_keys() {
     assert!(screens[4].contains("P events-0 L=b0 e0 ISR=[b0, b1]"), "{}", screens[4]);
     assert!(screens[5].contains("** FAULT"), "{}", screens[5]);
 }
+
+/// A tmux on this machine, installed if need be (as for Chromium above).
+fn tmux() -> &'static str {
+    let found = || Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    if !found() {
+        assert!(is_root(), "the stepper test needs tmux and cannot install it (not root): run `sudo apt-get install -y tmux`");
+        let _ = Command::new("apt-get").args(["install", "-y", "tmux"]).env("DEBIAN_FRONTEND", "noninteractive").status();
+        if !found() {
+            let _ = Command::new("apt-get").arg("update").status();
+            let _ = Command::new("apt-get").args(["install", "-y", "tmux"]).env("DEBIAN_FRONTEND", "noninteractive").status();
+        }
+        assert!(found(), "the stepper test needs tmux: `apt-get install -y tmux` failed");
+    }
+    "tmux"
+}
+
+/// One tmux server of its own (`-L`), killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new(tmux()).arg("-L").arg(&self.socket).args(args).output().unwrap();
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn pane(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "step"])
+    }
+
+    /// The pane once `ready` holds, waiting up to a minute (the debug build runs the scenario
+    /// before the first screen).
+    fn wait(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        for _ in 0..600 {
+            let pane = self.pane();
+            if ready(&pane) {
+                return pane;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("tmux: {what} never showed:\n{}", self.pane());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
+    }
+}
+
+/// `kafkasim step` in a real terminal: an 80×24 tmux pane, single keys (no Enter), arrow keys,
+/// each screen replacing the last, and `q` leaving the terminal as it found it.
+#[test]
+fn the_terminal_stepper_under_tmux() {
+    let t = Tmux { socket: format!("kafkasim-step-{}", std::process::id()) };
+    let bin = env!("CARGO_BIN_EXE_kafkasim");
+    let cmd = format!("cd {} && {bin} step scenarios/bugs/kip-101-truncate-to-hw.toml; echo exit=$?; stty -a | grep -o -- '-\\?icanon'; sleep 600", env!("CARGO_MANIFEST_DIR"));
+    t.run(&["new-session", "-d", "-s", "step", "-x", "80", "-y", "24", "sh", "-c", &cmd]);
+    let step_of = |pane: &str| -> Option<u64> { pane.split("  step ").nth(1)?.split('/').next()?.parse().ok() };
+    let first = t.wait("the first screen", |p| step_of(p) == Some(0));
+    let lines: Vec<&str> = first.lines().collect();
+    assert!(lines.len() <= 24 && lines.iter().all(|l| l.chars().count() <= 80), "{first}");
+    assert!(lines.last().is_some_and(|l| l.contains("q quit")), "the key line is the last line:\n{first}");
+    // One screen per key, each replacing the last: the pane shows one `step` line at a time.
+    for (keys, want) in [(&["n"][..], 1), (&["Right"][..], 2), (&["Left"][..], 1), (&["p"][..], 0)] {
+        t.run(&[&["send-keys", "-t", "step"][..], keys].concat());
+        let pane = t.wait(&format!("step {want} after {keys:?}"), |p| step_of(p) == Some(want));
+        assert_eq!(pane.matches("  step ").count(), 1, "{pane}");
+    }
+    t.run(&["send-keys", "-t", "step", "v"]);
+    let violation = t.wait("the violation", |p| p.contains("** VIOLATION [lost-write]"));
+    assert!(step_of(&violation).is_some_and(|s| s > 0), "{violation}");
+    t.run(&["send-keys", "-t", "step", "q"]);
+    let after = t.wait("the exit", |p| p.contains("exit="));
+    assert!(after.contains("exit=0"), "{after}");
+    // The terminal is back in line mode (`icanon`, not `-icanon`).
+    assert!(after.lines().any(|l| l.trim() == "icanon"), "the terminal was left in single-key mode:\n{after}");
+}

@@ -26,9 +26,10 @@ use crate::model::{BrokerId, KafkaNode, LeaderEpoch, NodeId, Observation, Offset
 pub struct ReplicaInvariants {
     /// The first record committed at each offset, and the broker that had it.
     committed: BTreeMap<TopicPartition, BTreeMap<Offset, (RecordId, BrokerId)>>,
-    /// What was last seen of each replica, per broker and partition (nested so that the check
-    /// after every step clones no key).
-    replicas: BTreeMap<BrokerId, BTreeMap<TopicPartition, Seen>>,
+    /// What was last seen of each replica, per broker, in the order of the broker's own
+    /// partition map, so that the check after every step walks the two side by side instead of
+    /// looking each partition up by name.
+    replicas: BTreeMap<BrokerId, Vec<(TopicPartition, Seen)>>,
     /// Per partition, the broker that led each leader epoch.
     leaders: BTreeMap<TopicPartition, BTreeMap<LeaderEpoch, BrokerId>>,
     /// The broker epoch of each broker's current life.
@@ -44,6 +45,8 @@ struct Seen {
     epoch: Option<LeaderEpoch>,
     /// Offsets below this were already compared with the committed records.
     verified: Option<Offset>,
+    /// The leader epoch in which this replica's leadership is already entered in `leaders`.
+    led: Option<LeaderEpoch>,
 }
 
 impl ReplicaInvariants {
@@ -60,11 +63,13 @@ impl ReplicaInvariants {
         }
         let mut found: Vec<(&'static str, &TopicPartition, String)> = Vec::new();
         let replicas = self.replicas.entry(me).or_default();
-        for (tp, part) in &broker.partitions {
-            if !replicas.contains_key(tp) {
-                replicas.insert(tp.clone(), Seen::default());
-            }
-            let seen = replicas.get_mut(tp).expect("just inserted");
+        let aligned = replicas.len() == broker.partitions.len() && replicas.iter().zip(broker.partitions.keys()).all(|((a, _), b)| a.partition == b.partition && a.topic == b.topic);
+        if !aligned {
+            // A partition was added: line the seen replicas up with the broker's map again.
+            let mut old: BTreeMap<TopicPartition, Seen> = std::mem::take(replicas).into_iter().collect();
+            replicas.extend(broker.partitions.keys().map(|tp| (tp.clone(), old.remove(tp).unwrap_or_default())));
+        }
+        for ((tp, part), (_, seen)) in broker.partitions.iter().zip(replicas.iter_mut()) {
             let hw = part.log.high_watermark();
             if let Some(prev) = seen.hw.replace(hw) {
                 if hw < prev {
@@ -78,7 +83,8 @@ impl ReplicaInvariants {
                         found.push(("epoch-monotonic", tp, format!("{tp}: the leader epoch on {node_name} went back from {prev} to {epoch}")));
                     }
                 }
-                if part.is_leader(me) {
+                if part.is_leader(me) && seen.led != Some(epoch) {
+                    seen.led = Some(epoch);
                     if !self.leaders.contains_key(tp) {
                         self.leaders.insert(tp.clone(), BTreeMap::new());
                     }

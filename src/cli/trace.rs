@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::{load_with_nemesis, EXIT_BAD_INPUT, EXIT_MATCHED, EXIT_MISMATCH};
 use crate::explore::{run_scenario, RunOptions, RunReport};
-use crate::trace::facts::{differences, facts};
+use crate::trace::facts::{differences, facts, first_per_storyline};
 use crate::trace::step::{load_jsonl, LoadedTrace, Step, StepSink};
 use crate::trace::text::{render, TextOptions};
 
@@ -254,6 +254,18 @@ pub fn diff(args: DiffArgs) -> ExitCode {
         return ExitCode::from(EXIT_MATCHED);
     };
     println!("first difference: {}", first.describe());
+    // A rebalance bug is usually read along one storyline (who got which partitions, which
+    // commit went another way): where each one first parts, whatever came before it.
+    if let Some(f) = &first.a {
+        println!("to see how A got there: kafkasim trace --file {} --around {}", args.a.display(), f.seq);
+    }
+    println!("first difference in each storyline:");
+    for (name, d) in first_per_storyline(&diffs) {
+        match d {
+            Some(d) => println!("  {name:<18} {}", d.describe()),
+            None => println!("  {name:<18} the same in both runs"),
+        }
+    }
     if diffs.len() > 1 {
         // Differences of one family (`c1 consumed orders-1 #N`) are listed once, with a count.
         let mut families: Vec<(String, &crate::trace::facts::Difference, usize)> = Vec::new();

@@ -35,7 +35,14 @@ pub enum TraceKind<'a, A: Actor> {
     /// The node booted (first start or restart) and ran `on_start`.
     Start { restart: bool },
     /// A message was delivered to the node.
-    Deliver { from: NodeId, msg: &'a A::Msg },
+    /// `digest` is the message's stable hash, taken when it was sent: the run's digest covers
+    /// the message through its send, so its delivery is hashed by that number only.
+    Deliver {
+        from: NodeId,
+        msg: &'a A::Msg,
+        #[serde(skip)]
+        digest: u64,
+    },
     /// One of the node's timers fired.
     Timer { timer: &'a A::Timer },
     /// A disk operation completed.
@@ -43,7 +50,13 @@ pub enum TraceKind<'a, A: Actor> {
     /// The node learned that its connection to `peer` broke.
     Disconnect { peer: NodeId },
     /// The node sent a message; `fate` says what the network did with it.
-    Send { to: NodeId, msg: &'a A::Msg, fate: SendFate },
+    Send {
+        to: NodeId,
+        msg: &'a A::Msg,
+        fate: SendFate,
+        #[serde(skip)]
+        digest: u64,
+    },
     /// A message in flight was dropped on arrival (partition, broken connection, node down).
     Drop { from: NodeId, to: NodeId, msg_kind: &'a str, reason: DropReason },
     SetTimer { timer: &'a A::Timer, due: SimTime },
@@ -85,11 +98,11 @@ impl<A: Actor> Hash for TraceKind<'_, A> {
         std::mem::discriminant(self).hash(h);
         match self {
             TraceKind::Start { restart } => restart.hash(h),
-            TraceKind::Deliver { from, msg } => (from, *msg).hash(h),
+            TraceKind::Deliver { from, digest, .. } => (from, digest).hash(h),
             TraceKind::Timer { timer } => timer.hash(h),
             TraceKind::Disk { done } => done.hash(h),
             TraceKind::Disconnect { peer } => peer.hash(h),
-            TraceKind::Send { to, msg, fate } => (to, *msg, fate).hash(h),
+            TraceKind::Send { to, fate, digest, .. } => (to, digest, fate).hash(h),
             TraceKind::Drop { from, to, msg_kind, reason } => (from, to, msg_kind, reason).hash(h),
             TraceKind::SetTimer { timer, due } => (timer, due).hash(h),
             TraceKind::CancelTimer { timer } => timer.hash(h),

@@ -118,7 +118,8 @@ struct Node<A: Actor> {
 }
 
 enum Ev<A: Actor> {
-    Deliver { from: NodeId, to: NodeId, conn: u64, msg: A::Msg },
+    /// `digest`: the message's stable hash, taken once when it was sent.
+    Deliver { from: NodeId, to: NodeId, conn: u64, msg: A::Msg, digest: u64 },
     Timer { node: NodeId, incarnation: u32, token: u64, timer: A::Timer },
     Disk { node: NodeId, incarnation: u32, sync: super::disk::SyncToken },
     Disconnect { node: NodeId, incarnation: u32, peer: NodeId },
@@ -149,7 +150,8 @@ pub struct World<A: Actor> {
     now: SimTime,
     queue: EventQueue<Ev<A>>,
     chooser: Box<dyn Chooser>,
-    net: Network<A::Msg>,
+    /// Held messages travel with their digest (see [`Ev::Deliver`]).
+    net: Network<(A::Msg, u64)>,
     disk_config: DiskConfig,
     nodes: Vec<Node<A>>,
     seed: u64,
@@ -347,7 +349,7 @@ impl<A: Actor> World<A> {
     pub fn digest(&self) -> u64 {
         self.digest.finish()
     }
-    pub fn network(&self) -> &Network<A::Msg> {
+    pub fn network(&self) -> &Network<(A::Msg, u64)> {
         &self.net
     }
 
@@ -418,7 +420,7 @@ impl<A: Actor> World<A> {
 
     fn dispatch(&mut self, ev: Ev<A>) {
         match ev {
-            Ev::Deliver { from, to, conn, msg } => self.deliver(from, to, conn, msg),
+            Ev::Deliver { from, to, conn, msg, digest } => self.deliver(from, to, conn, msg, digest),
             Ev::Timer { node, incarnation, token, timer } => {
                 let n = &mut self.nodes[node.0 as usize];
                 if n.incarnation != incarnation || n.timers.get(&timer) != Some(&token) {
@@ -470,7 +472,7 @@ impl<A: Actor> World<A> {
         }
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, conn: u64, msg: A::Msg) {
+    fn deliver(&mut self, from: NodeId, to: NodeId, conn: u64, msg: A::Msg, digest: u64) {
         let outcome = if self.nodes[to.0 as usize].status == NodeStatus::Up {
             self.net.arrive(from, to, conn)
         } else {
@@ -479,15 +481,15 @@ impl<A: Actor> World<A> {
         match outcome {
             ArriveOutcome::Deliver => {
                 self.stats.messages_delivered += 1;
-                let seq = self.open_step(to, &TraceKind::Deliver { from, msg: &msg });
+                let seq = self.open_step(to, &TraceKind::Deliver { from, msg: &msg, digest });
                 let kept = self.sink.is_some().then(|| msg.clone());
                 self.run_handler(to, |a, ctx| a.on_message(ctx, from, msg));
                 if let Some(msg) = kept {
-                    self.emit(seq, Some(to), TraceKind::Deliver { from, msg: &msg });
+                    self.emit(seq, Some(to), TraceKind::Deliver { from, msg: &msg, digest });
                 }
                 self.apply_effects(to);
             }
-            ArriveOutcome::Held => self.net.hold(from, to, conn, msg),
+            ArriveOutcome::Held => self.net.hold(from, to, conn, (msg, digest)),
             ArriveOutcome::Dropped(reason) => {
                 self.stats.messages_dropped += 1;
                 self.record(Some(to), TraceKind::Drop { from, to, msg_kind: msg.kind(), reason }, "");
@@ -606,15 +608,16 @@ impl<A: Actor> World<A> {
             SendOutcome::Held { .. } => SendFate::Held,
             SendOutcome::Dropped(reason) => SendFate::Dropped { reason: *reason },
         };
-        self.record(Some(from), TraceKind::Send { to, msg: &msg, fate }, "");
+        let digest = super::digest::stable_hash(&msg);
+        self.record(Some(from), TraceKind::Send { to, msg: &msg, fate, digest }, "");
         match outcome {
             SendOutcome::Deliver { arrivals, conn } => {
                 if let Some(&dup) = arrivals.get(1) {
-                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: msg.clone() });
+                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: msg.clone(), digest });
                 }
-                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg });
+                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg, digest });
             }
-            SendOutcome::Held { conn } => self.net.hold(from, to, conn, msg),
+            SendOutcome::Held { conn } => self.net.hold(from, to, conn, (msg, digest)),
             SendOutcome::Dropped(DropReason::NodeDown) => {
                 // No process listens there: the connection is refused, which the sender sees one
                 // network hop later.
@@ -678,7 +681,7 @@ impl<A: Actor> World<A> {
                 self.heal();
                 self.net.clear_slow();
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
-                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload.0, digest: r.payload.1 });
                 }
                 let ids: Vec<NodeId> = self.node_ids().collect();
                 for n in ids {
@@ -696,7 +699,7 @@ impl<A: Actor> World<A> {
             }
             Control::UnclogAll => {
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
-                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload });
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload.0, digest: r.payload.1 });
                 }
             }
             Control::BreakConnection(a, b) => {

@@ -151,6 +151,33 @@ impl Difference {
     }
 }
 
+/// The storylines a diff follows one by one, in the order it lists them (see the module comment
+/// for the facts of each).
+pub const STORYLINES: [&str; 8] = ["assignments", "group leaders", "partition leaders", "ISRs", "commits", "produce results", "records consumed", "faults"];
+
+/// Which storyline of [`STORYLINES`] a fact key belongs to.
+pub fn storyline(key: &str) -> &'static str {
+    if key.starts_with("group ") {
+        if key.ends_with(" assignment") { "assignments" } else { "group leaders" }
+    } else if key.starts_with("partition ") {
+        if key.contains(" leader epoch ") { "partition leaders" } else { "ISRs" }
+    } else if key.starts_with("commit #") {
+        "commits"
+    } else if key.starts_with("produce of ") {
+        "produce results"
+    } else if key.starts_with("fault ") {
+        "faults"
+    } else {
+        "records consumed"
+    }
+}
+
+/// The first difference of each storyline, in [`STORYLINES`] order; `None` where the two runs
+/// agree on every fact of that kind.
+pub fn first_per_storyline(diffs: &[Difference]) -> Vec<(&'static str, Option<&Difference>)> {
+    STORYLINES.iter().map(|name| (*name, diffs.iter().find(|d| storyline(&d.key) == *name))).collect()
+}
+
 /// Every fact on which `a` and `b` differ, the earliest first.
 pub fn differences(a: &[Fact], b: &[Fact]) -> Vec<Difference> {
     let index = |fs: &[Fact]| fs.iter().map(|f| (f.key.clone(), f.clone())).collect::<BTreeMap<_, _>>();

@@ -273,8 +273,8 @@ impl Step {
     pub fn from_event(ev: &TraceEvent<'_, KafkaNode>) -> Step {
         let known = |m: &Msg| Wire::Known(Box::new(m.clone()));
         let body = match &ev.kind {
-            TraceKind::Deliver { from, msg } => Body::Deliver { from: from.0, msg: known(msg) },
-            TraceKind::Send { to, msg, fate } => Body::Send {
+            TraceKind::Deliver { from, msg, .. } => Body::Deliver { from: from.0, msg: known(msg) },
+            TraceKind::Send { to, msg, fate, .. } => Body::Send {
                 to: to.0,
                 msg: known(msg),
                 fate: match fate {

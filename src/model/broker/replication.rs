@@ -73,7 +73,7 @@ impl Broker {
     /// and metadata by reading the partition to its log end (reference A.1).
     fn load_groups(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
         use crate::model::protocol::RecordValue;
-        let values: Vec<RecordValue> = self.partitions[tp].log.records().filter_map(|(_, r)| r.value.clone()).collect();
+        let values: Vec<RecordValue> = self.partitions[tp].log.records().filter_map(|(_, r)| r.value.as_deref().cloned()).collect();
         let loaded = values.len();
         let mut metadata = std::collections::BTreeMap::new();
         let group_config = self.group_config();
