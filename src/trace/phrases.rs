@@ -187,13 +187,14 @@ pub fn observation(o: &Value) -> Option<String> {
             format!("position of {tp} set to {} ({why})", o["offset"])
         }
         "offsets_written" => format!("group {group}: committed offsets {} written to __consumer_offsets", offsets_value(&o["offsets"])),
-        "offsets_expired" => format!(
-            "group {group} ({}, {} member(s) subscribing to {}): committed offsets {} expired (offsets.retention.minutes)",
-            o["state"].as_str().unwrap_or("?"),
-            o["members"],
-            o["subscribed"].as_array().map_or(String::new(), |t| t.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")),
-            offsets_value(&o["offsets"])
-        ),
+        "offsets_expired" => {
+            let topics = o["subscribed"].as_array().map_or(String::new(), |t| t.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "));
+            let members = match o["members"].as_u64().unwrap_or(0) {
+                0 => "no members".to_string(),
+                n => format!("{n} member(s) subscribing to {}", if topics.is_empty() { "nothing" } else { &topics }),
+            };
+            format!("group {group} ({}, {members}): committed offsets {} expired (offsets.retention.minutes)", o["state"].as_str().unwrap_or("?"), offsets_value(&o["offsets"]))
+        }
         "no_committed_offset" => format!(
             "group {group} has no committed offset for {} (OffsetFetch sent at {:.3}s): they start from auto.offset.reset",
             tps(&o["partitions"]),
