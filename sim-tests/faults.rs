@@ -66,6 +66,25 @@ fn every_fault_and_trigger_fires_at_its_moment() {
     fired(74.0, "b1 back to normal latency");
     fired(75.0, "skew b2: wall clock +30.000s");
     fired(80.0, "b2's wall clock set right");
+    // Workload events: each fires at its time and its actor acts on it in that same step.
+    fired(76.0, "add-partitions: kafka-topics --alter --topic orders --partitions 4");
+    fired(80.0, "subscribe: c1 calls subscribe(orders, audit)");
+    fired(84.0, "stop p2: the application stops producing and calls close()");
+    fired(87.0, "start p2: a new KafkaProducer");
+    let events = events.borrow();
+    let mark_at = |name: &str| events.iter().filter(|e| e["kind"] == "mark" && e["name"] == name).map(|e| e["at"].as_u64().unwrap()).collect::<Vec<u64>>();
+    assert_eq!(mark_at("controller.create_partitions"), [76_000_000]);
+    assert_eq!(mark_at("consumer.subscribe"), [80_000_000]);
+    assert_eq!((mark_at("producer.close"), mark_at("producer.start_again")), (vec![84_000_000], vec![87_000_000]));
+    // The group leader notices the fourth partition within its metadata.max.age.ms (10 s), and
+    // the group ends up reading orders-3 and, for c1, audit-0.
+    let noticed = mark_at("consumer.metadata_changed");
+    assert!(noticed.len() == 1 && noticed[0] > 76_000_000 && noticed[0] <= 86_100_000, "{noticed:?}");
+    let assigned_later = |tp: &str| {
+        events.iter().any(|e| e["kind"] == "observe" && e["obs"]["op"] == "assigned" && e["obs"]["partitions"].as_array().unwrap().iter().any(|p| p == tp))
+    };
+    assert!(assigned_later("orders-3") && assigned_later("audit-0"));
+    drop(events);
     // Triggered: every kind fired once, and its fault follows it at `after`.
     let kinds = ["group orders-app enters Stable", "c1 has processed 500", "p1 has had 2000", "orders-0 has a leader in epoch 1", "orders-1 acknowledged offset 700", "mark consumer.fenced on c1"];
     for kind in kinds {

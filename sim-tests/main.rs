@@ -11,3 +11,4 @@ mod cli;
 mod shrink;
 mod trace_text;
 mod viewer;
+mod workload;

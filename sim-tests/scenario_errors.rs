@@ -124,3 +124,38 @@ fn a_skew_needs_a_signed_offset_and_a_known_node() {
     let ok = with_fault("when = { partition = \"__consumer_offsets-0\", leader_epoch = 1 }\naction = \"skew\"\nnode = \"b0\"\noffset = \"+2m\"\nfor = \"5s\"\n");
     kafkasim::scenario::Scenario::parse("ok.toml", &ok).unwrap();
 }
+
+/// The workload events: add-partitions, subscribe, and a consumer's `topics`.
+#[test]
+fn malformed_workload_events_point_at_the_key() {
+    let with_consumer = GOOD.to_string() + "[[consumers]]\nname = \"c1\"\ntopic = \"t\"\n\"group.id\" = \"g\"\n";
+    // Line 12 is the consumer's name; the fault's keys start at line 16.
+    let fault = |body: &str| error(&format!("{with_consumer}[[faults]]\nat = \"1s\"\n{body}"));
+    let e = fault("action = \"add-partitions\"\ntopic = \"t\"\ncount = 2\n");
+    assert!(e.starts_with("bad.toml:19:9: Topic already has 2 partition(s)."), "{e}");
+    let e = fault("action = \"add-partitions\"\ntopic = \"t\"\ncount = 1\n");
+    assert!(e.starts_with("bad.toml:19:9: Topic currently has 2 partitions, which is higher than the requested 1."), "{e}");
+    let e = fault("action = \"add-partitions\"\ntopic = \"tt\"\ncount = 4\n");
+    assert!(e.starts_with("bad.toml:18:9: unknown topic 'tt'"), "{e}");
+    let e = fault("action = \"add-partitions\"\ntopic = \"t\"\n");
+    assert!(e.starts_with("bad.toml:17:10: add-partitions needs `count = <new total>`"), "{e}");
+    let e = fault("action = \"add-partitions\"\ntopic = \"t\"\ncount = -3\n");
+    assert!(e.starts_with("bad.toml:19:9: "), "a negative count is not a u32: {e}");
+    let e = fault("action = \"subscribe\"\nnode = \"p1\"\ntopics = [\"t\"]\n");
+    assert!(e.starts_with("bad.toml:18:8: 'p1' is not a consumer with a group.id"), "{e}");
+    let e = fault("action = \"subscribe\"\nnode = \"c1\"\ntopics = [\"t\", \"u\"]\n");
+    assert!(e.starts_with("bad.toml:19:10: unknown topic 'u'"), "{e}");
+    let e = fault("action = \"subscribe\"\nnode = \"c1\"\ntopics = []\n");
+    assert!(e.starts_with("bad.toml:19:10: subscribe needs at least one topic"), "{e}");
+    let e = fault("action = \"subscribe\"\nnode = \"c1\"\n");
+    assert!(e.starts_with("bad.toml:17:10: subscribe needs `topics"), "{e}");
+    let e = fault("action = \"subscribe\"\nnode = \"c1\"\ntopics = \"t\"\n");
+    assert!(e.starts_with("bad.toml:19:10: "), "topics is a list: {e}");
+    // A consumer names its topics once: `topic` or `topics`.
+    let e = error(&with_consumer.replace("topic = \"t\"\n\"group.id\"", "topic = \"t\"\ntopics = [\"t\"]\n\"group.id\""));
+    assert!(e.starts_with("bad.toml:12:8: a consumer needs exactly one of `topic"), "{e}");
+    let e = error(&with_consumer.replace("topic = \"t\"\n\"group.id\"", "topics = [\"t\", \"x\"]\n\"group.id\""));
+    assert!(e.starts_with("bad.toml:13:10: unknown topic 'x'"), "{e}");
+    let e = error(&with_consumer.replace("\"group.id\" = \"g\"", "\"metadata.max.age.ms\" = \"soon\""));
+    assert!(e.starts_with("bad.toml:14:25: "), "{e}");
+}

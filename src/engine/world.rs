@@ -47,9 +47,9 @@ pub enum RunEnd {
     TimeLimit,
 }
 
-/// A fault or control action, applied at a virtual time.
+/// A fault or control action, applied at a virtual time. `C` is the actors' command type.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Control {
+pub enum Control<C> {
     /// Boot a node for the first time.
     Start(NodeId),
     /// A machine crash (power loss): the node's volatile state and unsynced disk data are lost; its
@@ -85,6 +85,11 @@ pub enum Control {
     /// Clock skew: the node's wall clock is set `offset_ms` away from virtual time (0 puts it
     /// right again). Virtual time, timers and durations are not affected.
     Skew { node: NodeId, offset_ms: i64 },
+    /// A call into the actor at `node` ([`Actor::on_command`]). A node that has not started yet
+    /// starts first (the application must run to make the call); a paused node takes it when it
+    /// resumes; a node that is down runs nothing to call, so the command is recorded and goes
+    /// nowhere.
+    Command { node: NodeId, command: C },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -123,7 +128,7 @@ enum Ev<A: Actor> {
     Timer { node: NodeId, incarnation: u32, token: u64, timer: A::Timer },
     Disk { node: NodeId, incarnation: u32, sync: super::disk::SyncToken },
     Disconnect { node: NodeId, incarnation: u32, peer: NodeId },
-    Control { control: Control, label: String },
+    Control { control: Control<A::Command>, label: String },
 }
 
 impl<A: Actor> Ev<A> {
@@ -187,7 +192,7 @@ pub struct Trigger<A: Actor> {
     /// What the condition says, for the trace: "group g enters CompletingRebalance".
     pub label: String,
     pub condition: Condition<A>,
-    pub then: Vec<(SimDuration, Control, String)>,
+    pub then: Vec<(SimDuration, Control<A::Command>, String)>,
 }
 
 impl<A: Actor> World<A> {
@@ -256,7 +261,7 @@ impl<A: Actor> World<A> {
         self.event_hashes = Some(Vec::new());
     }
 
-    pub fn schedule(&mut self, at: SimTime, control: Control, label: impl Into<String>) {
+    pub fn schedule(&mut self, at: SimTime, control: Control<A::Command>, label: impl Into<String>) {
         if !matches!(control, Control::Start(_)) {
             self.controls_pending += 1;
         }
@@ -646,12 +651,16 @@ impl<A: Actor> World<A> {
         self.record(Some(id), TraceKind::DiskOp { op: name, file: &file, len }, "");
     }
 
-    fn control(&mut self, control: Control, label: &str) {
+    fn control(&mut self, control: Control<A::Command>, label: &str) {
         let node = match &control {
             Control::Start(n) | Control::Crash(n) | Control::Kill(n) | Control::Restart(n) | Control::Stop(n) | Control::Pause(n)
             | Control::Resume(n) | Control::Skew { node: n, .. } => Some(*n),
+            Control::Command { node, .. } => Some(*node),
             _ => None,
         };
+        if let Control::Command { node, command } = control {
+            return self.command(node, command, label);
+        }
         if !matches!(control, Control::Start(_)) {
             self.faults.push((self.trace_seq, self.now, label.to_string()));
         }
@@ -713,6 +722,36 @@ impl<A: Actor> World<A> {
             Control::SetLink { from, to, link } => self.net.set_link(from, to, link),
             Control::Slow { node, extra } => self.net.slow(node, extra),
             Control::Skew { node, offset_ms } => self.nodes[node.0 as usize].clock_offset_ms = offset_ms,
+            Control::Command { .. } => unreachable!("commands are handed over above"),
+        }
+    }
+
+    /// Hands a command to a running actor; the fault's trace line carries its explanation.
+    fn command(&mut self, id: NodeId, command: A::Command, label: &str) {
+        match self.nodes[id.0 as usize].status {
+            NodeStatus::Paused => {
+                // Taken when the node resumes, like everything else that came due meanwhile.
+                self.controls_pending += 1;
+                let control = Control::Command { node: id, command };
+                self.nodes[id.0 as usize].held.push(Ev::Control { control, label: label.to_string() });
+            }
+            NodeStatus::NotStarted => {
+                self.boot(id, false);
+                self.command(id, command, label);
+            }
+            NodeStatus::Up => {
+                self.faults.push((self.trace_seq, self.now, label.to_string()));
+                let seq = self.open_step(id, &TraceKind::Fault { fault: label });
+                self.run_handler(id, |a, ctx| a.on_command(ctx, command));
+                if self.sink.is_some() {
+                    self.emit(seq, Some(id), TraceKind::Fault { fault: label });
+                }
+                self.apply_effects(id);
+            }
+            NodeStatus::Down => {
+                self.faults.push((self.trace_seq, self.now, label.to_string()));
+                self.record(Some(id), TraceKind::Fault { fault: label }, "the node is not running: nothing takes the call");
+            }
         }
     }
 
@@ -756,7 +795,10 @@ impl<A: Actor> World<A> {
         node.status = NodeStatus::Down;
         node.incarnation += 1;
         node.timers.clear();
+        // A held command dies with the process that would have taken it.
+        let held_controls = node.held.iter().filter(|e| matches!(e, Ev::Control { .. })).count();
         node.held.clear();
+        self.controls_pending -= held_controls;
         self.record(Some(id), TraceKind::Lifecycle { change }, "");
     }
 
@@ -865,6 +907,7 @@ mod tests {
         type Timer = T;
         type Entry = u32;
         type Obs = Seen;
+        type Command = u32;
         fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
             ctx.observe(Seen::Booted { pongs_on_disk: self.pongs_on_disk_at_boot });
             ctx.set_timer(T::Tick, SimDuration::from_millis(10));
@@ -892,6 +935,9 @@ mod tests {
         fn on_disk(&mut self, _: &mut Ctx<'_, Self>, _: DiskDone) {}
         fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
             ctx.observe(Seen::Disconnected(peer.0));
+        }
+        fn on_command(&mut self, ctx: &mut Ctx<'_, Self>, n: u32) {
+            ctx.observe(Seen::Pong(1_000 + n));
         }
     }
 
@@ -990,6 +1036,30 @@ mod tests {
         assert!(pongs.iter().filter(|(at, _)| *at > SimTime(110_000) && *at < SimTime(200_000)).all(|(at, n)| u64::from(*n) >= at.as_millis() + 59_980), "{pongs:?}");
         assert!(pongs.iter().filter(|(at, _)| *at > SimTime(210_000)).all(|(at, n)| u64::from(*n) <= at.as_millis()), "{pongs:?}");
         assert!(pongs.iter().any(|(at, _)| *at > SimTime(210_000)));
+    }
+
+    #[test]
+    fn a_command_reaches_a_running_actor_waits_out_a_pause_and_is_lost_on_a_down_node() {
+        let mut w = world(11);
+        let cmd = |n| Control::Command { node: NodeId(0), command: n };
+        w.schedule(SimTime(50_000), cmd(1), "call 1");
+        w.schedule(SimTime(100_000), Control::Pause(NodeId(0)), "pause n0");
+        w.schedule(SimTime(150_000), cmd(2), "call 2");
+        w.schedule(SimTime(200_000), Control::Resume(NodeId(0)), "resume n0");
+        w.schedule(SimTime(250_000), Control::Crash(NodeId(0)), "crash n0");
+        w.schedule(SimTime(300_000), cmd(3), "call 3");
+        let late = w.add_node("n2", Box::new(|_: &DiskImage<u32>| Pinger { peer: 0, pongs_on_disk_at_boot: 0, pongs: 0 }));
+        w.schedule(SimTime(320_000), Control::Command { node: late, command: 4 }, "call 4");
+        w.run(limits(400), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {});
+        let calls: Vec<(SimTime, u32)> =
+            w.history().iter().filter_map(|h| if let Seen::Pong(n @ 1_000..) = h.obs { Some((h.at, n - 1_000)) } else { None }).collect();
+        assert_eq!(calls.iter().map(|c| c.1).collect::<Vec<_>>(), vec![1, 2, 4]);
+        assert_eq!((calls[0].0, calls[2].0), (SimTime(50_000), SimTime(320_000)));
+        // Held through the pause: taken among the events that came due, as the node resumes.
+        assert!(calls[1].0 >= SimTime(200_000) && calls[1].0 < SimTime(200_100), "{calls:?}");
+        assert_eq!(w.status(late), NodeStatus::Up, "a call to a node not started yet starts it");
+        assert!(w.faults().iter().any(|(_, at, l)| *at == SimTime(300_000) && l == "call 3"), "recorded though nobody took it");
+        assert!(!w.faults_pending());
     }
 
     #[test]

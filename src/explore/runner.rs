@@ -188,7 +188,9 @@ fn workload_done(world: &World<KafkaNode>, roles: &Roles) -> bool {
 /// current assignment (a dead member that still counts as a member until its session expires
 /// holds them). A group has converged only when its live members own every partition.
 fn uncovered_partitions(world: &World<KafkaNode>, roles: &Roles) -> Vec<(String, Vec<TopicPartition>)> {
-    let mut groups: BTreeMap<String, (String, Option<i32>, BTreeSet<TopicPartition>)> = BTreeMap::new();
+    // Per group: each subscribed topic's partition count (the largest any member knows), and
+    // the partitions owned.
+    let mut groups: BTreeMap<String, (BTreeMap<String, i32>, BTreeSet<TopicPartition>)> = BTreeMap::new();
     for &c in &roles.consumers {
         if world.status(c) != NodeStatus::Up {
             continue;
@@ -198,16 +200,25 @@ fn uncovered_partitions(world: &World<KafkaNode>, roles: &Roles) -> Vec<(String,
         if m.standalone {
             continue;
         }
-        let entry = groups.entry(settings.group_id.clone()).or_insert_with(|| (consumer.config.topic.clone(), None, BTreeSet::new()));
-        entry.1 = entry.1.max(consumer.partition_count);
+        let entry = groups.entry(settings.group_id.clone()).or_default();
+        for topic in &consumer.subscription {
+            if let Some(&n) = consumer.partition_counts.get(topic) {
+                let e = entry.0.entry(topic.clone()).or_insert(n);
+                *e = (*e).max(n);
+            }
+        }
         if m.is_stable() {
-            entry.2.extend(m.assignment.iter().cloned());
+            entry.1.extend(m.assignment.iter().cloned());
         }
     }
     groups
         .into_iter()
-        .filter_map(|(group, (topic, count, owned))| {
-            let missing: Vec<TopicPartition> = (0..count?).map(|p| TopicPartition::new(topic.clone(), p)).filter(|tp| !owned.contains(tp)).collect();
+        .filter_map(|(group, (counts, owned))| {
+            let missing: Vec<TopicPartition> = counts
+                .iter()
+                .flat_map(|(topic, n)| (0..*n).map(|p| TopicPartition::new(topic.clone(), p)))
+                .filter(|tp| !owned.contains(tp))
+                .collect();
             (!missing.is_empty()).then_some((group, missing))
         })
         .collect()
@@ -284,18 +295,32 @@ fn acked_in_limbo(world: &World<KafkaNode>, roles: &Roles) -> bool {
     })
 }
 
+/// `f` of the controller's metadata image (live, or as it would recover).
+fn with_controller_image<R>(world: &World<KafkaNode>, roles: &Roles, f: impl FnOnce(&crate::model::metadata::MetadataImage) -> R) -> Option<R> {
+    match world.actor(roles.controller) {
+        Some(KafkaNode::Controller(c)) => Some(f(&c.image)),
+        _ => match world.recovered(roles.controller) {
+            KafkaNode::Controller(c) => Some(f(&c.image)),
+            _ => None,
+        },
+    }
+}
+
 /// The partition's leader according to the controller (live, or as it would recover).
 fn controller_leader(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPartition) -> Option<BrokerId> {
-    let recovered;
-    let controller = match world.actor(roles.controller) {
-        Some(KafkaNode::Controller(c)) => c,
-        _ => {
-            recovered = world.recovered(roles.controller);
-            let KafkaNode::Controller(c) = &recovered else { return None };
-            return c.image.partitions.get(tp).and_then(|s| s.leader);
-        }
-    };
-    controller.image.partitions.get(tp).and_then(|s| s.leader)
+    with_controller_image(world, roles, |image| image.partitions.get(tp).and_then(|s| s.leader)).flatten()
+}
+
+/// Each topic's partition count as the controller has it (partitions may have been added since
+/// the topic was created).
+fn partition_counts(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<String, i32> {
+    with_controller_image(world, roles, |image| {
+        image.partitions.keys().fold(BTreeMap::new(), |mut m, tp| {
+            *m.entry(tp.topic.clone()).or_insert(0) += 1;
+            m
+        })
+    })
+    .unwrap_or_default()
 }
 
 /// The high watermark of the partition's leader, when the leader is up and knows it leads.
@@ -319,8 +344,9 @@ fn final_logs(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<TopicPartitio
         .map(|(b, node)| (*b, world.actor(*node).cloned().unwrap_or_else(|| world.recovered(*node))))
         .collect();
     let mut out = BTreeMap::new();
+    let counts = partition_counts(world, roles);
     for topic in &roles.layout.topics {
-        for p in 0..topic.partitions {
+        for p in 0..counts.get(&topic.name).copied().unwrap_or(topic.partitions) {
             let tp = TopicPartition::new(topic.name.clone(), p);
             let replicas = brokers.iter().filter_map(|(b, n)| match n {
                 KafkaNode::Broker(broker) => broker.partitions.get(&tp).map(|part| (*b, part)),

@@ -9,8 +9,8 @@
 //!
 //! Call order: `on_start` once at boot and once after every restart (the struct is then rebuilt
 //! from the disk image that survived the crash); after that any of `on_message`, `on_timer`,
-//! `on_disk` and `on_disconnect`, one at a time; `on_shutdown` when the node is stopped
-//! gracefully.
+//! `on_disk`, `on_disconnect` and `on_command`, one at a time; `on_shutdown` when the node is
+//! stopped gracefully.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -37,6 +37,9 @@ pub trait Actor {
     type Entry: Clone + Debug + Hash;
     /// What a client observed, recorded in the history for the checkers.
     type Obs: Clone + Debug + Hash + Serialize;
+    /// A call into the actor from outside the protocol: an operator's admin command or the
+    /// application calling its client (`kafka-topics --alter`, `subscribe()`, `close()`).
+    type Command: Clone + Debug + PartialEq + Hash + Serialize;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Self::Msg);
@@ -48,6 +51,8 @@ pub trait Actor {
     /// A graceful stop: the actor may send its last messages (a consumer's LeaveGroup); the host
     /// then flushes its disk and takes it down.
     fn on_shutdown(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+    /// The scenario calls into the actor (see [`Actor::Command`]).
+    fn on_command(&mut self, _ctx: &mut Ctx<'_, Self>, _command: Self::Command) {}
 }
 
 /// A disk operation finished.

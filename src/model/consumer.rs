@@ -41,8 +41,9 @@ pub enum OffsetReset {
 pub struct ConsumerConfig {
     pub name: String,
     pub bootstrap: Vec<NodeId>,
-    pub topic: String,
-    /// `None`: every partition of the topic.
+    /// The topics it subscribes to (a group member) or reads (`assign()`), at start.
+    pub topics: Vec<String>,
+    /// `None`: every partition of the topics.
     pub partitions: Option<Vec<i32>>,
     pub start: StartPosition,
     pub auto_offset_reset: OffsetReset,
@@ -59,6 +60,8 @@ pub struct ConsumerConfig {
     pub commit_style: CommitStyle,
     /// Whose behaviour the consumer follows.
     pub client: Client,
+    /// `metadata.max.age.ms` (300000).
+    pub metadata_max_age_ms: u64,
 }
 
 /// Which client library the consumer (or producer) behaves like: its defaults and, for a group
@@ -206,9 +209,15 @@ pub struct Consumer {
     /// When the last OffsetFetch was sent (what its answer can know of commits).
     pub(crate) offset_fetch_asked_at: SimTime,
     /// Metadata must be refreshed at the next poll.
-    metadata_wanted: bool,
-    /// The topic's partition count, from metadata.
-    pub partition_count: Option<i32>,
+    pub(crate) metadata_wanted: bool,
+    /// Each known topic's partition count, from the last metadata.
+    pub partition_counts: BTreeMap<String, i32>,
+    /// The topics subscribed to now (`subscribe()` can change them).
+    pub subscription: Vec<String>,
+    /// Topics other members of the group subscribe to, which the group leader watches too.
+    pub(crate) group_topics: Vec<String>,
+    /// When the last metadata answer arrived (`metadata.max.age.ms` counts from there).
+    metadata_at: SimTime,
     /// Group membership, when the consumer is in a group.
     pub membership: Option<super::consumer_group::Membership>,
     /// Per partition, the offset after the last processed record.
@@ -229,6 +238,7 @@ impl Consumer {
     pub fn new(config: ConsumerConfig) -> Self {
         Consumer {
             known_brokers: config.bootstrap.clone(),
+            subscription: config.topics.clone(),
             config,
             leaders: BTreeMap::new(),
             next_bootstrap: 0,
@@ -237,7 +247,9 @@ impl Consumer {
             next_correlation: 0,
             offset_fetch_asked_at: SimTime::ZERO,
             metadata_wanted: false,
-            partition_count: None,
+            partition_counts: BTreeMap::new(),
+            group_topics: Vec::new(),
+            metadata_at: SimTime::ZERO,
             membership: None,
             processed: BTreeMap::new(),
             queue: Default::default(),
@@ -270,7 +282,7 @@ impl Consumer {
     }
 
     pub fn on_start(&mut self, ctx: &mut CCtx<'_>) {
-        let topic = self.config.topic.clone();
+        let topic = self.subscription.join(", ");
         let how = if self.config.group.is_some() { "subscribe()" } else { "assign()" };
         ctx.explain(|| format!("consumer starts: {how} on {topic}; first it asks for metadata"));
         self.request_metadata(ctx);
@@ -370,14 +382,14 @@ impl Consumer {
         Some(node)
     }
 
-    fn request_metadata(&mut self, ctx: &mut CCtx<'_>) {
+    pub(crate) fn request_metadata(&mut self, ctx: &mut CCtx<'_>) {
         if self.pending.values().any(|p| matches!(p, Pending::Metadata(_))) || self.known_brokers.is_empty() {
             return;
         }
         self.metadata_wanted = false;
         let node = self.known_brokers[self.next_bootstrap % self.known_brokers.len()];
         self.next_bootstrap += 1;
-        let topics = vec![self.config.topic.clone()];
+        let topics = self.metadata_topics();
         self.request(ctx, node, Pending::Metadata(node), |c| Msg::MetadataRequest(MetadataRequest { correlation_id: c, topics }));
     }
 
@@ -389,20 +401,24 @@ impl Consumer {
         if !resp.brokers.is_empty() {
             self.known_brokers = resp.brokers.iter().map(|(_, n)| *n).collect();
         }
-        let Some(topic) = resp.topics.iter().find(|t| t.name == self.config.topic && t.error_code == ErrorCode::None) else {
+        let known = |name: &String| resp.topics.iter().any(|t| t.name == *name && t.error_code == ErrorCode::None);
+        if !self.subscription.iter().all(known) {
             self.metadata_wanted = true;
             return self.backoff(ctx);
-        };
+        }
         self.leaders.clear();
-        self.partition_count = Some(topic.partitions.len() as i32);
+        self.metadata_at = ctx.now();
+        for topic in resp.topics.iter().filter(|t| t.error_code == ErrorCode::None) {
+            self.partition_counts.insert(topic.name.clone(), topic.partitions.len() as i32);
+        }
         // A member's partitions come from its group; a standalone consumer with a group id
         // starts its assigned partitions from the group's committed offsets.
         let in_group = self.config.group.is_some() && self.config.partitions.is_none();
         let standalone = self.config.group.is_some() && self.config.partitions.is_some();
-        for p in &topic.partitions {
+        for (topic, p) in resp.topics.iter().filter(|t| t.error_code == ErrorCode::None).flat_map(|t| t.partitions.iter().map(move |p| (t, p))) {
             let tp = TopicPartition::new(topic.name.clone(), p.partition);
             let assigned = self.config.partitions.as_ref().is_none_or(|ps| ps.contains(&p.partition));
-            if !assigned {
+            if !assigned || !(in_group || self.subscription.contains(&topic.name)) {
                 continue;
             }
             if in_group {
@@ -435,6 +451,9 @@ impl Consumer {
         if (in_group || standalone) && self.membership.is_none() {
             self.start_membership(ctx, standalone);
         }
+        if in_group && self.membership.is_some() {
+            self.metadata_updated(ctx);
+        }
         self.poll(ctx);
     }
 
@@ -454,6 +473,13 @@ impl Consumer {
             if self.poll_in_group(ctx) {
                 return;
             }
+        }
+        let age = ctx.now().saturating_since(self.metadata_at);
+        let asking = self.pending.values().any(|p| matches!(p, Pending::Metadata(_)));
+        if !self.partition_counts.is_empty() && age >= SimDuration::from_millis(self.config.metadata_max_age_ms) && !self.metadata_wanted && !asking {
+            let ms = self.config.metadata_max_age_ms;
+            ctx.explain(|| format!("the metadata is older than metadata.max.age.ms ({ms} ms): asks for it again"));
+            self.metadata_wanted = true;
         }
         if self.metadata_wanted {
             self.request_metadata(ctx);

@@ -87,6 +87,14 @@ pub struct Membership {
     /// only marks that differ: "dirty" offsets).
     #[serde(skip)]
     clean: std::collections::BTreeMap<TopicPartition, Offset>,
+    /// The topics of the last JoinGroup: a `subscribe()` to others asks for a rejoin.
+    pub joined_subscription: Vec<String>,
+    /// The group leader's partition counts when it last assigned (Java's `assignmentSnapshot`):
+    /// only the leader watches for a subscribed topic's partition count to change.
+    pub assignment_snapshot: Option<std::collections::BTreeMap<String, i32>>,
+    /// A leader's JoinGroup answer waiting for the metadata of topics other members subscribe to.
+    #[serde(skip)]
+    pub(crate) pending_assignment: Option<JoinGroupResponse>,
 }
 
 impl Membership {
@@ -100,7 +108,7 @@ impl Consumer {
         self.config.group.as_ref().map(|g| g.group_id.clone()).unwrap_or_default()
     }
 
-    fn member(&mut self) -> &mut Membership {
+    pub(crate) fn member(&mut self) -> &mut Membership {
         self.membership.as_mut().expect("a group consumer has a membership")
     }
 
@@ -127,12 +135,15 @@ impl Consumer {
             pending_sync: None,
             commits: Default::default(),
             clean: Default::default(),
+            joined_subscription: Vec::new(),
+            assignment_snapshot: None,
+            pending_assignment: None,
         });
         let g = self.group_id();
         if standalone {
             ctx.explain(|| format!("assign()s its partitions and keeps its offsets in group {g} (no group membership)"));
         } else {
-            ctx.explain(|| format!("subscribes to {} in group {g}", self.config.topic));
+            ctx.explain(|| format!("subscribes to {} in group {g}", self.subscription.join(", ")));
         }
         self.find_coordinator(ctx);
         let settings = self.config.group.clone().expect("group");
@@ -194,7 +205,10 @@ impl Consumer {
         m.phase = Phase::Joining;
         let (owned, owned_generation) = if m.assignment.is_empty() { m.previous.clone() } else { (m.assignment.clone(), m.owned_generation) };
         let member_id = m.member_id.clone();
-        let subscription = Subscription { topics: vec![self.config.topic.clone()], owned_partitions: owned, generation_id: Some(owned_generation) };
+        let topics = self.subscription.clone();
+        let m = self.member();
+        m.joined_subscription = topics;
+        let subscription = Subscription { topics: self.subscription.clone(), owned_partitions: owned, generation_id: Some(owned_generation) };
         let (group_id, client_id) = (settings.group_id.clone(), self.config.name.clone());
         self.request(ctx, coordinator, Pending::Group(coordinator, GroupRequest::Join), |c| {
             Msg::JoinGroupRequest(JoinGroupRequest {
@@ -305,8 +319,37 @@ impl Consumer {
         m.phase = Phase::Syncing;
         let owned = m.assignment.clone();
         ctx.observe(Observation::Joined { group, generation: r.generation_id, member_id: r.member_id.clone(), owned });
-        let coordinator = m.coordinator.expect("joined through a coordinator");
-        let assignments = if r.leader == r.member_id { self.run_assignor(ctx, &r) } else { vec![] };
+        m.assignment_snapshot = None;
+        if r.leader == r.member_id {
+            // The leader watches every topic of the group's subscription from now on, and
+            // needs their metadata before it can assign (Java's `ensureFreshMetadata`).
+            let mut topics: Vec<String> = r.members.iter().flat_map(|(_, s)| s.topics.iter().cloned()).collect();
+            topics.sort();
+            topics.dedup();
+            self.group_topics = topics.iter().filter(|t| !self.subscription.contains(t)).cloned().collect();
+            if let Some(missing) = topics.iter().find(|t| !self.partition_counts.contains_key(*t)) {
+                let t = missing.clone();
+                ctx.explain(|| format!("group leader: another member subscribes to {t}; asks for its metadata before assigning"));
+                self.member().pending_assignment = Some(r);
+                self.metadata_wanted = true;
+                return self.request_metadata(ctx);
+            }
+        }
+        self.sync_group(ctx, r);
+    }
+
+    /// Sends SyncGroup; the leader first runs the assignor and keeps the partition counts it used.
+    pub(crate) fn sync_group(&mut self, ctx: &mut CCtx<'_>, r: JoinGroupResponse) {
+        let Some(coordinator) = self.membership.as_ref().and_then(|m| m.coordinator) else { return self.find_coordinator(ctx) };
+        let assignments = if r.leader == r.member_id {
+            let assignments = self.run_assignor(ctx, &r);
+            let topics: std::collections::BTreeSet<&String> = r.members.iter().flat_map(|(_, s)| s.topics.iter()).collect();
+            let snapshot = topics.into_iter().filter_map(|t| self.partition_counts.get(t).map(|n| (t.clone(), *n))).collect();
+            self.member().assignment_snapshot = Some(snapshot);
+            assignments
+        } else {
+            vec![]
+        };
         let (group_id, generation_id, member_id) = (self.group_id(), r.generation_id, r.member_id);
         self.request(ctx, coordinator, Pending::Group(coordinator, GroupRequest::Sync), |c| {
             Msg::SyncGroupRequest(SyncGroupRequest { correlation_id: c, group_id, generation_id, member_id, assignments })
@@ -327,7 +370,7 @@ impl Consumer {
             Client::Sarama => Flavor::Sarama,
         };
         let bugs = self.config.group.as_ref().map(|g| g.assignor_bugs).unwrap_or_default();
-        let topics = [(self.config.topic.clone(), self.partition_count.unwrap_or(0))].into_iter().collect();
+        let topics = r.members.iter().flat_map(|(_, s)| s.topics.iter()).map(|t| (t.clone(), self.partition_counts.get(t).copied().unwrap_or(0))).collect();
         let members: Vec<MemberSubscription> = r
             .members
             .iter()
@@ -515,6 +558,7 @@ impl Consumer {
         if phase == Phase::FindingCoordinator {
             return;
         }
+        self.member().pending_assignment = None;
         let reason = if error == ErrorCode::RebalanceInProgress {
             let when = if self.config.client == Client::Sarama { "the session ends (the handler finishes the message in hand), then it rejoins" } else { "rejoins at the next poll()" };
             ctx.explain(|| format!("{what}: REBALANCE_IN_PROGRESS: {when}"));
@@ -558,6 +602,11 @@ impl Consumer {
             self.on_sync_response(ctx, r);
             return true;
         }
+        let resubscribed = self.membership.as_ref().is_some_and(|m| m.is_stable() && !m.standalone && m.joined_subscription != self.subscription);
+        if resubscribed {
+            let m = self.member();
+            m.rejoin = m.rejoin.max(Some(Rejoin::Rebalance));
+        }
         let Some(reason) = self.member().rejoin.take() else { return false };
         let group = self.group_id();
         let cooperative = self.cooperative();
@@ -588,8 +637,15 @@ impl Consumer {
                 }
                 self.drop_partitions(&partitions);
             }
-            // Cooperative: the partitions stay.
-            Rejoin::Rebalance if cooperative => {}
+            // Cooperative: the partitions stay, but those of topics no longer subscribed to.
+            Rejoin::Rebalance if cooperative => {
+                let dropped: Vec<TopicPartition> = partitions.iter().filter(|tp| !self.subscription.contains(&tp.topic)).cloned().collect();
+                if !dropped.is_empty() {
+                    self.member().assignment.retain(|tp| !dropped.contains(tp));
+                    ctx.observe(Observation::Revoked { group, generation, partitions: dropped.clone(), lost: false });
+                    self.drop_partitions(&dropped);
+                }
+            }
             Rejoin::Rebalance => {
                 // Eager: revoke everything (onPartitionsRevoked).
                 let m = self.member();

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Serialize;
 
 use super::actor::{Ctx, DiskDone, DiskImage};
+use super::command::Command;
 use super::config::ClusterLayout;
 use super::ids::{BrokerId, LeaderEpoch, NodeId, TopicPartition};
 use super::metadata::{BrokerRegistration, MetadataImage, PartitionState};
@@ -128,6 +129,43 @@ impl Controller {
             Msg::AlterPartitionRequest(r) => self.on_alter_partition(ctx, from, r),
             _ => {}
         }
+    }
+
+    /// CreatePartitions (`kafka-topics --alter --partitions`, reference D-17): the topic grows to
+    /// `count` partitions. Each new partition gets the layout's replica assignment, an ISR of the
+    /// replicas that are active, the first of them as leader, and leader and partition epoch 0, as
+    /// KRaft's `createPartitions` does; the change is published like any other.
+    pub fn on_command(&mut self, ctx: &mut CtlCtx<'_>, command: Command) {
+        let Command::CreatePartitions { topic, count } = command else {
+            return ctx.explain(|| format!("the controller takes no {command:?} call"));
+        };
+        let current = self.image.partitions.keys().filter(|tp| tp.topic == topic).count() as i32;
+        let Some(config) = self.config.layout.topic(&topic).cloned().filter(|_| current > 0) else {
+            ctx.mark("controller.create_partitions.rejected");
+            return ctx.explain(|| format!("CreatePartitions for {topic}: UNKNOWN_TOPIC_OR_PARTITION"));
+        };
+        if count <= current {
+            ctx.mark("controller.create_partitions.rejected");
+            return ctx.explain(|| invalid_partitions(current, count));
+        }
+        let mut created = Vec::new();
+        for p in current..count {
+            let replicas = self.config.layout.replicas(&config, p);
+            let isr: Vec<BrokerId> = replicas.iter().copied().filter(|b| self.image.is_active(*b)).collect();
+            let Some(&leader) = isr.first() else {
+                ctx.mark("controller.create_partitions.rejected");
+                return ctx.explain(|| format!("CreatePartitions for {topic}: INVALID_REPLICATION_FACTOR (no replica of partition {p} is active)"));
+            };
+            let state = PartitionState { replicas, isr, leader: Some(leader), leader_epoch: LeaderEpoch(0), partition_epoch: 0 };
+            created.push((TopicPartition::new(topic.clone(), p), state));
+        }
+        ctx.mark("controller.create_partitions");
+        ctx.explain(|| {
+            let each: Vec<String> = created.iter().map(|(tp, s)| format!("{tp} (leader {}, ISR {})", s.leader.expect("set"), BrokerId::list(&s.isr))).collect();
+            format!("CreatePartitions: {topic} grows from {current} to {count} partitions: {}; leader epoch 0; published once durable", each.join(", "))
+        });
+        self.image.partitions.extend(created);
+        self.commit(ctx);
     }
 
     pub fn on_timer(&mut self, ctx: &mut CtlCtx<'_>, timer: ControllerTimer) {
@@ -327,5 +365,79 @@ impl Controller {
             return ErrorCode::IneligibleReplica;
         }
         ErrorCode::None
+    }
+}
+
+/// Kafka's INVALID_PARTITIONS messages for a CreatePartitions that would not grow the topic.
+pub fn invalid_partitions(current: i32, requested: i32) -> String {
+    if requested < current {
+        format!("Topic currently has {current} partitions, which is higher than the requested {requested}.")
+    } else {
+        format!("Topic already has {current} partition(s).")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::model::actor::Effect;
+    use crate::model::config::TopicConfig;
+
+    fn step(f: impl FnOnce(&mut CtlCtx<'_>)) -> Vec<Effect<KafkaNode>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(SimTime(1_000), NodeId(3), &mut rng, &mut out, None);
+        f(&mut ctx);
+        out
+    }
+
+    /// Three brokers, topic `t` with 2 partitions and 2 replicas; broker 2 fenced.
+    fn controller() -> Controller {
+        let mut topic = TopicConfig::new("t", 2);
+        topic.replication_factor = 2;
+        let layout = ClusterLayout { brokers: (0..3).map(|i| (BrokerId(i), NodeId(i as u32))).collect(), topics: vec![topic], controller: NodeId(3), ..ClusterLayout::default() };
+        let mut c = Controller::recover(ControllerConfig { layout, broker_session_timeout_ms: 9_000 }, &DiskImage::default());
+        step(|ctx| c.on_start(ctx));
+        for b in 0..3 {
+            c.image.brokers.insert(BrokerId(b), BrokerRegistration { node: NodeId(b as u32), fenced: b == 2, broker_epoch: 1 });
+        }
+        c
+    }
+
+    #[test]
+    fn create_partitions_adds_replicated_partitions_at_epoch_zero_and_persists_them() {
+        let mut c = controller();
+        let version = c.image.version;
+        let fx = step(|ctx| c.on_command(ctx, Command::CreatePartitions { topic: "t".into(), count: 4 }));
+        // Partition 2: replicas [b2, b0]; b2 is fenced, so the ISR is [b0] and b0 leads.
+        let p2 = &c.image.partitions[&TopicPartition::new("t", 2)];
+        assert_eq!((p2.replicas.clone(), p2.isr.clone(), p2.leader), (vec![BrokerId(2), BrokerId(0)], vec![BrokerId(0)], Some(BrokerId(0))));
+        let p3 = &c.image.partitions[&TopicPartition::new("t", 3)];
+        assert_eq!((p3.replicas.clone(), p3.isr.clone(), p3.leader), (vec![BrokerId(0), BrokerId(1)], vec![BrokerId(0), BrokerId(1)], Some(BrokerId(0))));
+        assert_eq!((p3.leader_epoch, p3.partition_epoch), (LeaderEpoch(0), 0));
+        assert_eq!(c.image.version, version + 1);
+        let appended = fx.iter().any(|e| matches!(e, Effect::Disk(crate::model::DiskOp::Append { entry: DiskEntry::Metadata(img), .. }) if img.partitions.len() == 4));
+        assert!(appended, "the new image is written to the metadata log before it is published");
+        assert!(fx.iter().any(|e| matches!(e, Effect::Mark("controller.create_partitions"))));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Send { .. })), "published only once durable");
+    }
+
+    #[test]
+    fn create_partitions_that_would_not_grow_the_topic_is_rejected() {
+        for count in [1, 2] {
+            let mut c = controller();
+            let before = c.image.clone();
+            let fx = step(|ctx| c.on_command(ctx, Command::CreatePartitions { topic: "t".into(), count }));
+            assert_eq!(c.image, before);
+            assert!(fx.iter().all(|e| matches!(e, Effect::Mark("controller.create_partitions.rejected"))), "count {count}");
+        }
+        let mut c = controller();
+        let fx = step(|ctx| c.on_command(ctx, Command::CreatePartitions { topic: "nope".into(), count: 3 }));
+        assert!(matches!(fx.as_slice(), [Effect::Mark("controller.create_partitions.rejected")]));
+        assert_eq!(invalid_partitions(3, 1), "Topic currently has 3 partitions, which is higher than the requested 1.");
+        assert_eq!(invalid_partitions(3, 3), "Topic already has 3 partition(s).");
     }
 }

@@ -4,9 +4,11 @@
 pub mod actor;
 pub mod assignor;
 pub mod broker;
+pub mod command;
 pub mod config;
 pub mod consumer;
 pub mod consumer_group;
+mod consumer_subscription;
 pub mod controller;
 pub mod group;
 pub mod ids;
@@ -19,6 +21,7 @@ pub mod producer;
 pub mod protocol;
 pub mod time;
 
+pub use command::Command;
 pub use actor::{Actor, Ctx, DiskDone, DiskImage, DiskOp, Effect, Message};
 pub use ids::{BrokerId, LeaderEpoch, NodeId, Offset, RecordId, TopicPartition};
 pub use node::{DiskEntry, KafkaNode, NodeTimer};

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::actor::{Actor, Ctx, DiskDone};
 use super::broker::{Broker, BrokerTimer};
+use super::command::Command;
 use super::controller::{Controller, ControllerTimer};
 use super::ids::{LeaderEpoch, Offset, TopicPartition};
 use super::metadata::MetadataImage;
@@ -50,6 +51,7 @@ impl Actor for KafkaNode {
     type Timer = NodeTimer;
     type Entry = DiskEntry;
     type Obs = Observation;
+    type Command = Command;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
@@ -90,6 +92,15 @@ impl Actor for KafkaNode {
     fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
         if let KafkaNode::Consumer(c) = self {
             c.on_shutdown(ctx);
+        }
+    }
+
+    fn on_command(&mut self, ctx: &mut Ctx<'_, Self>, command: Command) {
+        match self {
+            KafkaNode::Controller(c) => c.on_command(ctx, command),
+            KafkaNode::Producer(p) => p.on_command(ctx, command),
+            KafkaNode::Consumer(c) => c.on_command(ctx, command),
+            KafkaNode::Broker(_) => ctx.explain(|| format!("a broker takes no {command:?} call")),
         }
     }
 

@@ -56,6 +56,9 @@ pub struct ProducerConfig {
     pub rate_per_sec: u32,
     pub keys: KeySpace,
     pub record_bytes: u32,
+    /// `metadata.max.age.ms` (300000): metadata older than this is refreshed, which is how the
+    /// producer learns that a topic gained partitions.
+    pub metadata_max_age_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -109,8 +112,13 @@ pub struct Producer {
     /// With idempotence: the last sequence acknowledged per partition in this epoch (Java's
     /// `lastAckedSequence`).
     last_acked_sequence: BTreeMap<i32, i32>,
-    /// With idempotence: bumped when the broker lost track of the sequence (KIP-360).
+    /// With idempotence: bumped when the broker lost track of the sequence (KIP-360), and for
+    /// each new `KafkaProducer` after a `close()`.
     epoch: u32,
+    /// When the last metadata answer arrived (`metadata.max.age.ms` counts from there).
+    metadata_at: SimTime,
+    /// The application stopped producing and called `close()`.
+    closed: bool,
 }
 
 type PCtx<'a> = Ctx<'a, KafkaNode>;
@@ -133,12 +141,55 @@ impl Producer {
             next_sequence: BTreeMap::new(),
             last_acked_sequence: BTreeMap::new(),
             epoch: 0,
+            metadata_at: SimTime::ZERO,
+            closed: false,
         }
     }
 
-    /// Every record of the workload was sent and has its final outcome.
+    /// Every record of the workload was sent and has its final outcome; after a `close()`, every
+    /// record sent before it has.
     pub fn is_done(&self) -> bool {
-        self.resolved >= self.config.messages
+        self.resolved >= if self.closed { self.next_seq } else { self.config.messages }
+    }
+
+    /// Whether the application closed this producer (and has not started a new one).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The application stops calling `send()` and calls `close()`, which sends what is
+    /// accumulated at once (linger no longer waits) and returns when every request in flight has
+    /// its answer, retries included: Java's `close()` without a timeout. A new `KafkaProducer`
+    /// (StartProducer) goes on with the records not sent yet, under a new producer id.
+    pub fn on_command(&mut self, ctx: &mut PCtx<'_>, command: super::command::Command) {
+        use super::command::Command;
+        match command {
+            Command::CloseProducer if !self.closed => {
+                self.closed = true;
+                ctx.mark("producer.close");
+                ctx.cancel_timer(NodeTimer::Producer(ProducerTimer::NextRecord));
+                let (sent, queued, in_flight) = (self.next_seq, self.accumulator.values().map(VecDeque::len).sum::<usize>(), self.in_flight.len());
+                ctx.explain(|| {
+                    format!("the application stops producing after {sent} records and calls close(): {queued} accumulated batch(es) go out now, and close() returns once the {in_flight} request(s) in flight and those are answered")
+                });
+                self.drain(ctx);
+            }
+            Command::StartProducer if self.closed => {
+                self.closed = false;
+                self.epoch += 1;
+                self.next_sequence.clear();
+                self.leaders.clear();
+                ctx.mark("producer.start_again");
+                let (next, left) = (self.next_seq, self.config.messages.saturating_sub(self.next_seq));
+                ctx.explain(|| format!("a new KafkaProducer (a new producer id): {left} records to go from record #{next}; first it asks for metadata"));
+                self.request_metadata(ctx);
+            }
+            Command::CloseProducer | Command::StartProducer => {
+                let state = if self.closed { "closed" } else { "producing" };
+                ctx.explain(|| format!("the producer is already {state}: nothing to do"));
+            }
+            other => ctx.explain(|| format!("a producer takes no {other:?} call")),
+        }
     }
     pub fn sent(&self) -> u32 {
         self.next_seq
@@ -224,6 +275,8 @@ impl Producer {
             return self.refresh_metadata_later(ctx);
         };
         let first = self.leaders.is_empty();
+        let before = self.leaders.len();
+        self.metadata_at = ctx.now();
         self.leaders = topic
             .partitions
             .iter()
@@ -235,10 +288,26 @@ impl Producer {
         let n = self.leaders.len();
         let led = self.leaders.iter().filter(|l| l.is_some()).count();
         ctx.explain(|| format!("metadata: {n} partitions, {led} of them with a leader"));
-        if first {
+        if !first && n != before {
+            ctx.mark("producer.partitions_changed");
+            ctx.explain(|| format!("{topic} now has {n} partitions (it had {before}): from now on records are partitioned over all {n}", topic = self.config.topic));
+        }
+        if first && !self.closed {
             ctx.set_timer(NodeTimer::Producer(ProducerTimer::NextRecord), SimDuration::ZERO);
         }
         self.drain(ctx);
+    }
+
+    /// `metadata.max.age.ms`: metadata that old is refreshed before the next record is
+    /// partitioned. (Java's sender also wakes up for it when idle; an idle producer partitions
+    /// nothing, so asking at the next `send()` changes no outcome.)
+    fn refresh_if_stale(&mut self, ctx: &mut PCtx<'_>) {
+        let age = ctx.now().saturating_since(self.metadata_at);
+        if !self.leaders.is_empty() && self.metadata_in_flight.is_none() && age >= SimDuration::from_millis(self.config.metadata_max_age_ms) {
+            let ms = self.config.metadata_max_age_ms;
+            ctx.explain(|| format!("the metadata is older than metadata.max.age.ms ({ms} ms): asks for it again"));
+            self.request_metadata(ctx);
+        }
     }
 
     fn refresh_metadata_later(&mut self, ctx: &mut PCtx<'_>) {
@@ -247,9 +316,10 @@ impl Producer {
     }
 
     fn send_next_record(&mut self, ctx: &mut PCtx<'_>) {
-        if self.next_seq >= self.config.messages {
+        if self.next_seq >= self.config.messages || self.closed {
             return;
         }
+        self.refresh_if_stale(ctx);
         let seq = self.next_seq;
         self.next_seq += 1;
         let id = RecordId { producer: self.config.index, seq };
@@ -303,7 +373,7 @@ impl Producer {
     /// A batch is ready when it is full (or not the last of its partition), when `linger.ms` has
     /// passed since it was opened, or when all records have been sent (nothing more will fill it).
     fn ready_at(&self, batch: &ProducerBatch, is_last: bool) -> SimTime {
-        let full = !is_last || batch.bytes >= self.config.batch_size || self.next_seq >= self.config.messages;
+        let full = !is_last || batch.bytes >= self.config.batch_size || self.next_seq >= self.config.messages || self.closed;
         let linger_done = if full { batch.created_at } else { batch.created_at + SimDuration::from_millis(self.config.linger_ms) };
         linger_done.max(batch.retry_at)
     }

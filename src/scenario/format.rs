@@ -274,13 +274,20 @@ pub struct ProducerSection {
     pub record_size: u32,
     /// When the producer starts (default: at once).
     pub start_at: Option<Duration>,
+    /// `metadata.max.age.ms` (300000): how old metadata may get before it is refreshed; a
+    /// topic's added partitions are used from the next refresh on.
+    #[serde(rename = "metadata.max.age.ms", default = "five_min")]
+    pub metadata_max_age_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSection {
     pub name: Spanned<String>,
-    pub topic: Spanned<String>,
+    /// The topic it reads; or `topics`, several.
+    pub topic: Option<Spanned<String>>,
+    /// The topics a group member subscribes to (instead of `topic`).
+    pub topics: Option<Spanned<Vec<String>>>,
     /// Whose defaults and behaviour: "java" (default) or "sarama".
     #[serde(default)]
     pub client: Client,
@@ -332,6 +339,21 @@ pub struct ConsumerSection {
     /// What commits carry and when: "auto" (Java's default), "sync", "async", "per-message",
     /// "mark" (sarama's default) or "mark-before-process" (the unsafe style of reference D-13).
     pub commit: Option<CommitStyle>,
+    /// `metadata.max.age.ms` (300000): how old metadata may get before it is refreshed; the
+    /// group leader notices a subscribed topic's new partitions at a refresh and rebalances.
+    #[serde(rename = "metadata.max.age.ms", default = "five_min")]
+    pub metadata_max_age_ms: u64,
+}
+
+impl ConsumerSection {
+    /// The topics it subscribes to (or reads), from `topic` or `topics`.
+    pub fn topics(&self) -> Vec<String> {
+        match (&self.topic, &self.topics) {
+            (Some(t), _) => vec![t.get_ref().clone()],
+            (None, Some(ts)) => ts.get_ref().clone(),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// What a fault does.
@@ -376,6 +398,11 @@ pub enum FaultAction {
     Slow,
     /// Clock skew: the node's wall clock jumps by `offset` ("+30s", "-5s"); `for` sets it right.
     Skew,
+    /// `kafka-topics --alter --topic <topic> --partitions <count>`: the controller grows `topic`
+    /// to `count` partitions in all.
+    AddPartitions,
+    /// The consumer `node` calls `subscribe(topics)`: it rejoins its group with the new topics.
+    Subscribe,
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,8 +421,13 @@ pub struct FaultSection {
     pub to: Option<Spanned<String>>,
     /// A message kind, like "ProduceResponse".
     pub kind: Option<Spanned<String>>,
-    #[serde(default = "one_u32")]
-    pub count: u32,
+    /// Drop/delay: how many messages (default 1). Add-partitions: the topic's new partition count.
+    #[serde(default = "one_u32_spanned")]
+    pub count: Spanned<u32>,
+    /// Add-partitions: the topic that grows.
+    pub topic: Option<Spanned<String>>,
+    /// Subscribe: the consumer's new topics.
+    pub topics: Option<Spanned<Vec<String>>>,
     pub delay: Option<Duration>,
     /// The extra latency of a `slow` node.
     pub latency: Option<Duration>,
@@ -510,6 +542,9 @@ fn one_i16() -> Spanned<i16> {
 }
 fn one_u32() -> u32 {
     1
+}
+fn one_u32_spanned() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
 }
 fn one_u64() -> u64 {
     1

@@ -29,12 +29,15 @@ use crate::model::consumer::{Consumer, ConsumerConfig, GroupSettings, StartPosit
 use crate::model::partitioner::Partitioner;
 use crate::model::producer::{KeySpace, Producer, ProducerConfig};
 use crate::model::protocol::MESSAGE_KINDS;
-use crate::model::{BrokerId, KafkaNode, NodeId, SimDuration, SimTime};
+use crate::model::{BrokerId, Command, KafkaNode, NodeId, SimDuration, SimTime};
 use values::{Keys, Start};
 
 /// The names of the violations a scenario may expect, besides `pass`.
 /// The controller's node name.
 pub const CONTROLLER: &str = "controller";
+
+/// A fault as the engine applies it to Kafka's nodes.
+type ScenarioControl = Control<Command>;
 
 pub const VERDICT_NAMES: &[&str] =
     &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "producer-order", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "committed-offset-durable", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "time-limit", "step-limit", "panic"];
@@ -238,7 +241,19 @@ impl Scenario {
             return Err((f.cluster.offsets_topic_partitions.span(), "offsets.topic.num.partitions must be at least 1".into()));
         }
         for c in &f.consumers {
-            let n = topic_partitions(&c.topic)?;
+            let topics = match (&c.topic, &c.topics) {
+                (Some(t), None) => vec![t.clone()],
+                (None, Some(ts)) if !ts.get_ref().is_empty() => ts.get_ref().iter().map(|t| Spanned::new(ts.span(), t.clone())).collect(),
+                (None, Some(ts)) => return Err((ts.span(), "`topics` needs at least one topic".into())),
+                _ => return Err((c.name.span(), "a consumer needs exactly one of `topic = \"<topic>\"` or `topics = [\"<topic>\", …]`".into())),
+            };
+            let counts = topics.iter().map(&topic_partitions).collect::<Result<Vec<i32>, _>>()?;
+            let n = counts[0];
+            if let (Some(ps), Some(ts)) = (&c.partitions, &c.topics) {
+                if ts.get_ref().len() > 1 {
+                    return Err((ps.span(), "`partitions` (assign()) goes with a single `topic`".into()));
+                }
+            }
             let strategies = c.assignment_strategy.get_ref();
             if let Some(bad) = strategies.iter().find(|s| !["range", "roundrobin", "sticky", "cooperative-sticky"].contains(&s.as_str())) {
                 return Err((c.assignment_strategy.span(), format!("unknown assignor '{bad}', expected some of: range, roundrobin, sticky, cooperative-sticky")));
@@ -270,6 +285,10 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    fn is_producer(&self, name: &str) -> bool {
+        self.file.producers.iter().any(|p| p.name.get_ref() == name)
     }
 
     fn name_span(&self, name: &str) -> Option<Range<usize>> {
@@ -326,6 +345,42 @@ impl Scenario {
                 node_ref(&fault.node, "node")?;
                 if fault.offset.is_none() {
                     return Err((fault.action.span(), "a skew needs `offset = \"+30s\"` (ahead) or `offset = \"-5s\"` (behind)".into()));
+                }
+                Ok(())
+            }
+            AddPartitions => {
+                let Some(topic) = &fault.topic else {
+                    return Err((fault.action.span(), "add-partitions needs `topic = \"<topic>\"` and `count = <new total>`".into()));
+                };
+                let Some(t) = self.file.topics.iter().find(|t| t.name.get_ref() == topic.get_ref()) else {
+                    let known: Vec<&str> = self.file.topics.iter().map(|t| t.name.get_ref().as_str()).collect();
+                    return Err((topic.span(), format!("unknown topic '{}', expected one of: {}", topic.get_ref(), known.join(", "))));
+                };
+                if fault.count.span() == (0..0) {
+                    return Err((fault.action.span(), "add-partitions needs `count = <new total>` (like kafka-topics --alter --partitions)".into()));
+                }
+                let (current, requested) = (*t.partitions.get_ref(), *fault.count.get_ref() as i32);
+                if requested <= current {
+                    return Err((fault.count.span(), crate::model::controller::invalid_partitions(current, requested)));
+                }
+                Ok(())
+            }
+            Subscribe => {
+                node_ref(&fault.node, "node")?;
+                let node = fault.node.as_ref().expect("checked");
+                let consumer = self.file.consumers.iter().find(|c| c.name.get_ref() == node.get_ref());
+                if !consumer.is_some_and(|c| c.group_id.is_some() && c.partitions.is_none()) {
+                    return Err((node.span(), format!("'{}' is not a consumer with a group.id: only a group member subscribe()s", node.get_ref())));
+                }
+                let Some(topics) = &fault.topics else {
+                    return Err((fault.action.span(), "subscribe needs `topics = [\"<topic>\", …]`".into()));
+                };
+                if topics.get_ref().is_empty() {
+                    return Err((topics.span(), "subscribe needs at least one topic (an empty subscription is unsubscribe())".into()));
+                }
+                if let Some(bad) = topics.get_ref().iter().find(|t| !self.file.topics.iter().any(|k| k.name.get_ref() == *t)) {
+                    let known: Vec<&str> = self.file.topics.iter().map(|t| t.name.get_ref().as_str()).collect();
+                    return Err((topics.span(), format!("unknown topic '{bad}', expected some of: {}", known.join(", "))));
                 }
                 Ok(())
             }
@@ -458,12 +513,31 @@ impl Scenario {
         let (node, from, to) = (id(&fault.node), id(&fault.from), id(&fault.to));
         let (nn, fromn, ton) = (name(&fault.node), name(&fault.from), name(&fault.to));
         use FaultAction::*;
-        let (control, label, undo): (Control, String, Option<(Control, String)>) = match *fault.action.get_ref() {
+        let (control, label, undo): (ScenarioControl, String, Option<(ScenarioControl, String)>) = match *fault.action.get_ref() {
             Crash => (Control::Crash(node.unwrap()), format!("crash {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Kill => (Control::Kill(node.unwrap()), format!("kill {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Restart => (Control::Restart(node.unwrap()), format!("restart {nn}"), None),
+            // A producer stops as its application would: no more send(), then close(); it starts
+            // again with a new KafkaProducer for the records it has not sent.
+            Stop if self.is_producer(&nn) => (
+                Control::Command { node: node.unwrap(), command: Command::CloseProducer },
+                format!("stop {nn}: the application stops producing and calls close()"),
+                Some((Control::Command { node: node.unwrap(), command: Command::StartProducer }, format!("start {nn}: a new KafkaProducer produces the records not sent yet"))),
+            ),
+            Start if self.is_producer(&nn) => (Control::Command { node: node.unwrap(), command: Command::StartProducer }, format!("start {nn}"), None),
             Stop => (Control::Stop(node.unwrap()), format!("stop {nn}"), Some((Control::Restart(node.unwrap()), format!("restart {nn}")))),
             Start => (Control::Start(node.unwrap()), format!("start {nn}"), None),
+            AddPartitions => {
+                let topic = fault.topic.as_ref().expect("validated").get_ref().clone();
+                let count = *fault.count.get_ref() as i32;
+                let label = format!("add-partitions: kafka-topics --alter --topic {topic} --partitions {count} (CreatePartitions to the controller)");
+                (Control::Command { node: roles.controller, command: Command::CreatePartitions { topic, count } }, label, None)
+            }
+            Subscribe => {
+                let topics = fault.topics.as_ref().expect("validated").get_ref().clone();
+                let label = format!("subscribe: {nn} calls subscribe({})", topics.join(", "));
+                (Control::Command { node: node.unwrap(), command: Command::Subscribe { topics } }, label, None)
+            }
             Pause => (Control::Pause(node.unwrap()), format!("pause {nn}"), Some((Control::Resume(node.unwrap()), format!("resume {nn}")))),
             Resume => (Control::Resume(node.unwrap()), format!("resume {nn}"), None),
             Isolate => (Control::Isolate(node.unwrap()), format!("isolate {nn}"), Some((Control::Heal, "heal".into()))),
@@ -511,11 +585,12 @@ impl Scenario {
                     _ => RuleAction::Drop,
                 };
                 let kind = fault.kind.as_ref().map(|k| k.get_ref().clone());
-                let mut label = format!("{:?} next {} {} {fromn}->{ton}", fault.action.get_ref(), fault.count, kind.as_deref().unwrap_or("message")).to_lowercase();
+                let count = *fault.count.get_ref();
+                let mut label = format!("{:?} next {} {} {fromn}->{ton}", fault.action.get_ref(), count, kind.as_deref().unwrap_or("message")).to_lowercase();
                 if fault.reorder {
                     label.push_str(" (out of order)");
                 }
-                (Control::AddRule(MessageRule { kind, from, to, action, remaining: fault.count }), label, None)
+                (Control::AddRule(MessageRule { kind, from, to, action, remaining: count }), label, None)
             }
         };
         let mut then = vec![(SimDuration::ZERO, control, label)];
@@ -583,6 +658,7 @@ fn producer_config(index: u32, p: &ProducerSection, bootstrap: &[NodeId]) -> Pro
             Keys::Distinct(n) => KeySpace::Cycle(n),
         },
         record_bytes: p.record_size,
+        metadata_max_age_ms: p.metadata_max_age_ms,
     }
 }
 
@@ -599,7 +675,7 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId], bugs: &BugSwitches
     ConsumerConfig {
         name: c.name.get_ref().clone(),
         bootstrap: bootstrap.to_vec(),
-        topic: c.topic.get_ref().clone(),
+        topics: c.topics(),
         partitions: c.partitions.as_ref().map(|p| p.get_ref().clone()),
         start,
         auto_offset_reset: c.auto_offset_reset,
@@ -623,6 +699,7 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId], bugs: &BugSwitches
         processing_per_record: c.processing_time.map_or(SimDuration::ZERO, |d| d.0),
         commit_style: c.commit.unwrap_or(if sarama { CommitStyle::Mark } else { CommitStyle::Auto }),
         client: c.client,
+        metadata_max_age_ms: c.metadata_max_age_ms,
     }
 }
 

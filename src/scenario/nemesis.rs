@@ -14,6 +14,7 @@ use super::format::{NemesisProfile, NemesisSection};
 use super::Scenario;
 use crate::engine::chooser::fork;
 use crate::engine::Control;
+use crate::model::Command;
 use crate::model::{NodeId, SimDuration, SimTime};
 
 pub const KINDS: [&str; 7] = ["crash", "kill", "stop", "pause", "isolate", "partition", "clog"];
@@ -66,7 +67,7 @@ fn targets(scenario: &Scenario, n: &NemesisSection) -> Vec<NodeId> {
 }
 
 /// The faults of one run: (when, what, label), the final heal included.
-pub(super) fn timeline(scenario: &Scenario, n: &NemesisSection, seed: u64) -> Vec<(SimTime, Control, String)> {
+pub(super) fn timeline(scenario: &Scenario, n: &NemesisSection, seed: u64) -> Vec<(SimTime, Control<Command>, String)> {
     let mut rng = fork(seed, "nemesis", 0);
     let names = scenario.node_names();
     let name = |id: NodeId| names[id.0 as usize].clone();

@@ -112,10 +112,10 @@ impl Broker {
             .collect();
         let mut partitions = BTreeMap::new();
         for topic in &config.layout.topics {
-            for p in 0..topic.partitions {
-                if !config.layout.replicas(topic, p).contains(&config.broker_id) {
-                    continue;
-                }
+            // The topic's partitions at creation, and any added later (CreatePartitions) that
+            // left a log on this disk; one added without a log yet comes back with the metadata.
+            let added = disk.files.keys().filter_map(|f| added_partition(f, topic));
+            for p in (0..topic.partitions).filter(|p| config.layout.replicas(topic, *p).contains(&config.broker_id)).chain(added) {
                 let tp = TopicPartition::new(topic.name.clone(), p);
                 let part = recover_partition(topic.clone(), tp.clone(), disk, checkpoint.get(&tp).copied());
                 partitions.insert(tp, part);
@@ -326,6 +326,15 @@ impl Broker {
             return;
         }
         let me = self.id();
+        // Partitions added to a topic (CreatePartitions) that this broker is a replica of: an
+        // empty log, made leader or follower below like the others.
+        for (tp, state) in &image.partitions {
+            if state.replicas.contains(&me) && !self.partitions.contains_key(tp) {
+                let Some(topic) = self.config.layout.topic(&tp.topic).cloned() else { continue };
+                ctx.explain(|| format!("{tp} is a new partition of {}: creates its empty log", tp.topic));
+                self.partitions.insert(tp.clone(), recover_partition(topic, tp.clone(), &DiskImage::default(), None));
+            }
+        }
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         for tp in tps {
             let Some(new) = image.partitions.get(&tp).cloned() else { continue };
@@ -565,6 +574,13 @@ fn group_error(msg: &Msg, e: ErrorCode) -> Msg {
     }
 }
 
+/// The partition number of `file` when it is the log of a partition of `topic` beyond those it
+/// was created with (`<topic>-<p>.log`, `p >= partitions`).
+fn added_partition(file: &str, topic: &super::config::TopicConfig) -> Option<i32> {
+    let p: i32 = file.strip_suffix(".log")?.strip_prefix(topic.name.as_str())?.strip_prefix('-')?.parse().ok()?;
+    (p >= topic.partitions).then_some(p)
+}
+
 fn recover_partition(
     topic: super::config::TopicConfig,
     tp: TopicPartition,
@@ -768,5 +784,37 @@ mod tests {
         let p = &b.partitions[&tp()];
         assert_eq!((p.log.log_end_offset(), p.log.high_watermark()), (Offset(4), Offset(2)));
         assert_eq!(p.epochs.latest_epoch(), Some(LeaderEpoch(3)), "the epoch cache is rebuilt from the batches");
+    }
+
+    #[test]
+    fn a_partition_added_to_the_topic_is_created_from_the_metadata_and_recovered_from_its_log() {
+        let mut b = leader(&[0, 1, 2], 1, None);
+        let mut image = b.metadata.clone();
+        image.version += 1;
+        let added = TopicPartition::new("t", 1);
+        let state = PartitionState { replicas: vec![BrokerId(1), BrokerId(0)], isr: vec![BrokerId(1), BrokerId(0)], leader: Some(BrokerId(1)), leader_epoch: LeaderEpoch(0), partition_epoch: 0 };
+        image.partitions.insert(added.clone(), state.clone());
+        // A partition this broker does not host is not created.
+        let elsewhere = TopicPartition::new("t", 2);
+        image.partitions.insert(elsewhere.clone(), PartitionState { replicas: vec![BrokerId(2)], isr: vec![BrokerId(2)], leader: Some(BrokerId(2)), ..state });
+        step(|ctx| b.apply_metadata(ctx, image));
+        assert!(!b.partitions.contains_key(&elsewhere));
+        let p = &b.partitions[&added];
+        assert_eq!((p.log.log_end_offset(), p.state.as_ref().and_then(|s| s.leader)), (Offset(0), Some(BrokerId(1))), "an empty follower replica");
+        // After a restart the layout still says one partition; the log on disk brings it back.
+        let batch = RecordBatch {
+            base_offset: Offset(0),
+            partition_leader_epoch: LeaderEpoch(0),
+            append_time_ms: 0,
+            producer: None,
+            records: vec![Record { id: RecordId { producer: 1, seq: 0 }, key: None, size: 5, value: None }],
+        };
+        let files = [("t-1.log".to_string(), vec![DiskEntry::Batch(batch)]), ("t-10.epochs".to_string(), vec![])];
+        let layout = b.config.layout.clone();
+        let r = Broker::recover(BrokerConfig { broker_id: BrokerId(0), layout }, &DiskImage { files: files.into_iter().collect() });
+        assert_eq!(r.partitions.keys().cloned().collect::<Vec<_>>(), vec![tp(), added]);
+        assert_eq!(r.partitions[&TopicPartition::new("t", 1)].log.log_end_offset(), Offset(1));
+        let t = TopicConfig::new("t", 1);
+        assert_eq!([added_partition("t-3.log", &t), added_partition("t-0.log", &t), added_partition("tt-3.log", &t), added_partition("t-x.log", &t)], [Some(3), None, None, None]);
     }
 }
