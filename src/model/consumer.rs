@@ -760,7 +760,7 @@ mod tests {
         let config = ConsumerConfig {
             name: "c3".into(),
             bootstrap: vec![NodeId(0)],
-            topic: "t".into(),
+            topics: vec!["t".into()],
             partitions: Some(vec![0]),
             start: StartPosition::Latest,
             auto_offset_reset: OffsetReset::Latest,
@@ -769,6 +769,7 @@ mod tests {
             fetch_max_bytes: 1 << 20,
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
+            metadata_max_age_ms: 300_000,
             group: Some(group),
             processing_per_record: SimDuration::ZERO,
             commit_style: CommitStyle::Auto,

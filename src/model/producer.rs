@@ -178,6 +178,7 @@ impl Producer {
                 self.closed = false;
                 self.epoch += 1;
                 self.next_sequence.clear();
+                self.last_acked_sequence.clear();
                 self.leaders.clear();
                 ctx.mark("producer.start_again");
                 let (next, left) = (self.next_seq, self.config.messages.saturating_sub(self.next_seq));
@@ -597,6 +598,7 @@ mod tests {
             partitioner: Partitioner::Murmur2,
             manual_partition: None,
             request_timeout_ms: 30_000,
+            metadata_max_age_ms: 300_000,
             delivery_timeout_ms: 120_000,
             retry_backoff_ms: 100,
             retries: u32::MAX,
