@@ -64,6 +64,8 @@ fn every_fault_and_trigger_fires_at_its_moment() {
     fired(70.0, "delay next 3 producerequest");
     fired(72.0, "slow b1: +0.150s latency");
     fired(74.0, "b1 back to normal latency");
+    fired(75.0, "skew b2: wall clock +30.000s");
+    fired(80.0, "b2's wall clock set right");
     // Workload events: each fires at its time and its actor acts on it in that same step.
     fired(76.0, "add-partitions: kafka-topics --alter --topic orders --partitions 4");
     fired(80.0, "subscribe: c1 calls subscribe(orders, audit)");

@@ -121,6 +121,19 @@ fn a_torn_tail_goes_with_a_crash_only() {
     Scenario::parse("good.toml", &format!("{GOOD}{}", fault.replace("\"kill\"", "\"crash\""))).unwrap();
 }
 
+#[test]
+fn a_skew_needs_a_signed_offset_and_a_known_node() {
+    let e = error(&with_fault("at = \"1s\"\naction = \"skew\"\nnode = \"b0\"\n"));
+    assert!(e.starts_with("bad.toml:17:10: a skew needs `offset"), "{e}");
+    let e = error(&with_fault("at = \"1s\"\naction = \"skew\"\nnode = \"b0\"\noffset = \"soon\"\n"));
+    assert!(e.starts_with("bad.toml:19:10: ") && e.contains("a signed duration"), "{e}");
+    let e = error(&with_fault("at = \"1s\"\naction = \"skew\"\nnode = \"b7\"\noffset = \"-5s\"\n"));
+    assert!(e.contains("unknown node 'b7'"), "{e}");
+    // `__consumer_offsets-N` is a partition a trigger may name once the scenario has groups.
+    let ok = with_fault("when = { partition = \"__consumer_offsets-0\", leader_epoch = 1 }\naction = \"skew\"\nnode = \"b0\"\noffset = \"+2m\"\nfor = \"5s\"\n");
+    kafkasim::scenario::Scenario::parse("ok.toml", &ok).unwrap();
+}
+
 /// The workload events: add-partitions, subscribe, and a consumer's `topics`.
 #[test]
 fn malformed_workload_events_point_at_the_key() {

@@ -7,17 +7,12 @@
 use std::collections::BTreeMap;
 
 use super::{CheckInput, Violation};
-use crate::model::{Observation, Offset, RecordId, TopicPartition};
+use crate::model::{Offset, RecordId, TopicPartition};
 
 pub const NAME: &str = "duplicate-append";
 
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {
-    let mut acked_at: BTreeMap<RecordId, u64> = BTreeMap::new();
-    for h in input.history {
-        if let Observation::ProduceAcked { record, .. } = &h.obs {
-            acked_at.entry(*record).or_insert(h.seq);
-        }
-    }
+    let acked_at = super::first_acks(input.history);
     let mut out = Vec::new();
     for (tp, log) in input.final_logs {
         let mut seen: BTreeMap<RecordId, Vec<Offset>> = BTreeMap::new();

@@ -104,13 +104,20 @@ impl<T> CommitsInFlight<T> {
 /// answer), an OffsetFetch sent after that never answers "no committed offset" for it: the
 /// committed offset was lost, and the member starts from `auto.offset.reset` (reference A.1 on
 /// what offsets survive, D-16). A member that acts late on an answer it got before the commit (a
-/// paused zombie) is not a lost commit; zombie processing is reported separately.
+/// paused zombie) is not a lost commit; zombie processing is reported separately. Nor is a commit
+/// that a documented expiry removed (`offsets.retention.minutes` of an Empty group, or of a topic
+/// nobody subscribes to: see `committed-offset-durable`).
 fn offset_resumption(input: &CheckInput<'_>) -> Vec<Violation> {
     let node_group = groups_of_nodes(input);
     // Per (group, partition): every accepted commit, in history order, with when it was seen.
     let mut accepted: BTreeMap<(String, TopicPartition), Vec<(crate::model::SimTime, Offset, u64)>> = BTreeMap::new();
     let mut found = FirstPer::new();
     for h in input.history {
+        if let Observation::OffsetsExpired { group, offsets, members, subscribed, .. } = &h.obs {
+            for (tp, _) in offsets.iter().filter(|(tp, _)| super::durable::documented_expiry(*members, subscribed, tp)) {
+                accepted.remove(&(group.clone(), tp.clone()));
+            }
+        }
         let Some(group) = node_group.get(&h.node) else { continue };
         match &h.obs {
             Observation::Committed { offsets, error: ErrorCode::None, .. } => {
@@ -658,8 +665,18 @@ mod tests {
         let v = run(&lost, &[]);
         assert!(v.iter().any(|v| v.kind == OFFSET_RESUMPTION && v.summary.contains("had committed 7") && v.evidence == vec![2, 4]), "{v:?}");
         // Asked before the commit (a paused zombie acting late on an old answer): not a loss.
-        let late = vec![assigned(1, 1, 1, "a"), ok, none(4, 1)];
+        let late = vec![assigned(1, 1, 1, "a"), ok.clone(), none(4, 1)];
         assert!(run(&late, &[]).iter().all(|v| v.kind != OFFSET_RESUMPTION));
+        // Expired by offsets.retention.minutes while the group was Empty (node 9, the
+        // coordinator): documented, not a loss. Expired while a member subscribed: a loss.
+        let expired = |members: usize| {
+            let obs = Observation::OffsetsExpired { group: "g".into(), offsets: vec![(tp(), Offset(7))], state: "Empty".into(), members, subscribed: vec!["t".into()] };
+            at(3, 9, obs)
+        };
+        let documented = vec![assigned(1, 1, 1, "a"), ok.clone(), expired(0), none(5, 4)];
+        assert!(run(&documented, &[]).iter().all(|v| v.kind != OFFSET_RESUMPTION));
+        let undocumented = vec![assigned(1, 1, 1, "a"), ok, expired(1), none(5, 4)];
+        assert!(run(&undocumented, &[]).iter().any(|v| v.kind == OFFSET_RESUMPTION));
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! Each checker's doc comment is its precise definition.
 
 pub mod duplicates;
+pub mod durable;
 pub mod groups;
 pub mod lost_write;
 pub mod reads;
+pub mod order;
 pub mod replica;
 
 use std::collections::BTreeMap;
@@ -61,12 +63,24 @@ impl CheckInput<'_> {
     }
 }
 
+/// The trace seq of each record's first acknowledgement, for evidence.
+pub(crate) fn first_acks(history: &[HistoryEntry<Observation>]) -> BTreeMap<RecordId, u64> {
+    let mut acked_at = BTreeMap::new();
+    for h in history {
+        if let Observation::ProduceAcked { record, .. } = &h.obs {
+            acked_at.entry(*record).or_insert(h.seq);
+        }
+    }
+    acked_at
+}
+
 /// Runs every checker that reads the history and the final state.
 pub fn check_all(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut v = lost_write::check(input);
     v.extend(replica::check_reads_below_hw(input.history));
     v.extend(reads::check(input));
     v.extend(groups::check(input));
+    v.extend(durable::check(input));
     v
 }
 
@@ -77,5 +91,5 @@ pub fn notes(input: &CheckInput<'_>) -> Vec<Violation> {
 
 /// The names of every checker, for scenario validation and docs.
 pub fn checker_names() -> Vec<&'static str> {
-    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION, groups::AT_LEAST_ONCE, groups::COOPERATIVE_HANDOFF, groups::COMMITTED_OFFSET_MONOTONIC, groups::EXACTLY_ONCE, duplicates::NAME, reads::NAME].into_iter().chain(replica::NAMES.iter().copied()).collect()
+    [lost_write::NAME, groups::EXCLUSIVE_OWNERSHIP, groups::GROUP_ISOLATION, groups::COMMIT_FENCING, groups::COMMIT_AFTER_PROCESS, groups::OFFSET_RESUMPTION, groups::AT_LEAST_ONCE, groups::COOPERATIVE_HANDOFF, groups::COMMITTED_OFFSET_MONOTONIC, groups::EXACTLY_ONCE, duplicates::NAME, durable::NAME, order::NAME, reads::NAME].into_iter().chain(replica::NAMES.iter().copied()).collect()
 }

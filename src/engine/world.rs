@@ -96,6 +96,9 @@ pub enum Control<C> {
     SetLink { from: NodeId, to: NodeId, link: LinkConfig },
     /// A latency spike: every message to or from `node` takes `extra` longer (zero ends it).
     Slow { node: NodeId, extra: SimDuration },
+    /// Clock skew: the node's wall clock is set `offset_ms` away from virtual time (0 puts it
+    /// right again). Virtual time, timers and durations are not affected.
+    Skew { node: NodeId, offset_ms: i64 },
     /// A call into the actor at `node` ([`Actor::on_command`]). A node that has not started yet
     /// starts first (the application must run to make the call); a paused node takes it when it
     /// resumes; a node that is down runs nothing to call, so the command is recorded and goes
@@ -128,6 +131,9 @@ struct Node<A: Actor> {
     rng: ChaCha8Rng,
     /// Events that came due while the node was paused, in order.
     held: Vec<Ev<A>>,
+    /// How far the machine's wall clock is from virtual time; survives restarts (it is the
+    /// machine's clock, not the process's).
+    clock_offset_ms: i64,
 }
 
 enum Ev<A: Actor> {
@@ -245,6 +251,7 @@ impl<A: Actor> World<A> {
             disk: Disk::new(),
             rng: fork(self.seed, "node", u64::from(id.0)),
             held: Vec::new(),
+            clock_offset_ms: 0,
         });
         id
     }
@@ -557,7 +564,7 @@ impl<A: Actor> World<A> {
         let node = &mut self.nodes[id.0 as usize];
         let actor = node.actor.as_mut().expect("handlers run only on live nodes");
         let explanation = if explaining { Some(&mut self.explanation) } else { None };
-        let mut ctx = Ctx::new(self.now, id, &mut node.rng, &mut self.effects, explanation);
+        let mut ctx = Ctx::new(self.now, id, &mut node.rng, &mut self.effects, explanation).with_clock_offset(node.clock_offset_ms);
         match self.profiler.as_mut() {
             None => f(actor, &mut ctx),
             Some(p) => {
@@ -661,7 +668,7 @@ impl<A: Actor> World<A> {
     fn control(&mut self, control: Control<A::Command>, label: &str) {
         let node = match &control {
             Control::Start(n) | Control::Crash(n) | Control::CrashTorn(n) | Control::Kill(n) | Control::Restart(n) | Control::Stop(n) | Control::Pause(n)
-            | Control::Resume(n) => Some(*n),
+            | Control::Resume(n) | Control::Skew { node: n, .. } => Some(*n),
             Control::Command { node, .. } => Some(*node),
             _ => None,
         };
@@ -729,6 +736,7 @@ impl<A: Actor> World<A> {
             }
             Control::SetLink { from, to, link } => self.net.set_link(from, to, link),
             Control::Slow { node, extra } => self.net.slow(node, extra),
+            Control::Skew { node, offset_ms } => self.nodes[node.0 as usize].clock_offset_ms = offset_ms,
             Control::Command { .. } => unreachable!("commands are handed over above"),
         }
     }
@@ -939,7 +947,8 @@ mod tests {
         }
         fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: T) {
             ctx.observe(Seen::Tick);
-            let n = ctx.now().as_millis() as u32;
+            // The ping carries the sender's wall clock (the same as virtual time unless skewed).
+            let n = ctx.wall_clock_ms() as u32;
             ctx.send(NodeId(self.peer), Ping::Ping(n));
             ctx.set_timer(T::Tick, SimDuration::from_millis(10));
         }
@@ -1031,6 +1040,22 @@ mod tests {
         assert_eq!(ticks_during_pause, Some(0));
         let after = w.history().iter().filter(|h| h.node == NodeId(0) && h.obs == Seen::Tick && h.at >= SimTime(300_000)).count();
         assert!(after >= 9, "ticking again after the resume: {after}");
+    }
+
+    #[test]
+    fn a_skewed_clock_moves_the_wall_clock_only() {
+        let mut w = world(7);
+        w.schedule(SimTime(100_000), Control::Skew { node: NodeId(0), offset_ms: 60_000 }, "skew n0 +60s");
+        w.schedule(SimTime(200_000), Control::Skew { node: NodeId(0), offset_ms: 0 }, "n0's clock set right");
+        w.run(limits(300), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {});
+        // n0 still ticks every 10 ms of virtual time...
+        let ticks = w.history().iter().filter(|h| h.node == NodeId(0) && h.obs == Seen::Tick).count();
+        assert!((28..=30).contains(&ticks), "{ticks}");
+        // ...but while skewed its pings (echoed back as pongs) carry a wall clock a minute ahead.
+        let pongs: Vec<(SimTime, u32)> = w.history().iter().filter_map(|h| if let Seen::Pong(n) = h.obs { (h.node == NodeId(0)).then_some((h.at, n)) } else { None }).collect();
+        assert!(pongs.iter().filter(|(at, _)| *at > SimTime(110_000) && *at < SimTime(200_000)).all(|(at, n)| u64::from(*n) >= at.as_millis() + 59_980), "{pongs:?}");
+        assert!(pongs.iter().filter(|(at, _)| *at > SimTime(210_000)).all(|(at, n)| u64::from(*n) <= at.as_millis()), "{pongs:?}");
+        assert!(pongs.iter().any(|(at, _)| *at > SimTime(210_000)));
     }
 
     #[test]

@@ -134,6 +134,7 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, marks: world.mark_log(), node_names: &names };
     let mut violations = invariants.into_violations();
     violations.extend(check_all(&input));
+    violations.extend(crate::check::order::check(&input, &scenario.order_judged_producers()));
     if scenario.exactly_once() {
         violations.extend(crate::check::groups::exactly_once(&input));
         violations.extend(crate::check::duplicates::check(&input));

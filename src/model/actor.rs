@@ -115,6 +115,8 @@ pub struct Ctx<'a, A: Actor + ?Sized> {
     rng: &'a mut ChaCha8Rng,
     out: &'a mut Vec<Effect<A>>,
     explanation: Option<&'a mut String>,
+    /// How far this node's wall clock is from the scheduler's virtual time (clock skew).
+    clock_offset_ms: i64,
 }
 
 impl<'a, A: Actor + ?Sized> Ctx<'a, A> {
@@ -127,11 +129,27 @@ impl<'a, A: Actor + ?Sized> Ctx<'a, A> {
         out: &'a mut Vec<Effect<A>>,
         explanation: Option<&'a mut String>,
     ) -> Self {
-        Ctx { now, me, rng, out, explanation }
+        Ctx { now, me, rng, out, explanation, clock_offset_ms: 0 }
     }
 
+    /// Used by hosts: the node's wall clock runs `offset_ms` ahead of virtual time (behind when
+    /// negative).
+    pub fn with_clock_offset(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
+        self
+    }
+
+    /// Virtual time: what timers, timeouts and every duration are measured on (Kafka measures
+    /// them on a monotonic clock).
     pub fn now(&self) -> SimTime {
         self.now
+    }
+    /// This node's wall clock in milliseconds (`System.currentTimeMillis()`): virtual time shifted
+    /// by the node's clock skew, never below 0. Kafka stamps record timestamps, offset commits and
+    /// group state changes with it, and retention and offset expiry compare against it.
+    pub fn wall_clock_ms(&self) -> u64 {
+        let ms = self.now.as_millis() as i64 + self.clock_offset_ms;
+        ms.max(0) as u64
     }
     pub fn me(&self) -> NodeId {
         self.me

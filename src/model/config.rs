@@ -81,6 +81,14 @@ pub struct BugSwitches {
     /// Consumers without KIP-320 (clients that do not send `current_leader_epoch` in Fetch): a
     /// broker cannot tell that the consumer's metadata is stale.
     pub kip_320: bool,
+    /// Before KAFKA-13636 (fixed 3.2.0): offset expiry trusts the group's subscribed topics
+    /// (computed at the last generation) even while the group is not Stable, so the offsets of a
+    /// group that was Empty and is rejoining expire from their commit timestamps.
+    pub kafka_13636: bool,
+    /// A client that takes an OffsetFetch answered COORDINATOR_LOAD_IN_PROGRESS for "no committed
+    /// offset" and starts from `auto.offset.reset` (pykafka before PR #454, issue #396), where
+    /// Kafka's clients retry.
+    pub reset_on_load_in_progress: bool,
 }
 
 /// Broker settings (Kafka's names in the comments).
@@ -103,6 +111,12 @@ pub struct BrokerSettings {
     pub hw_checkpoint_interval_ms: u64,
     /// `log.retention.check.interval.ms` (300000)
     pub retention_check_interval_ms: u64,
+    /// `offsets.retention.minutes` (10080, 7 days), in ms: how long committed offsets are kept
+    /// (KIP-211: from when the group became Empty, or from the commit for a topic the group no
+    /// longer subscribes to).
+    pub offsets_retention_ms: u64,
+    /// `offsets.retention.check.interval.ms` (600000)
+    pub offsets_retention_check_interval_ms: u64,
 }
 
 impl Default for BrokerSettings {
@@ -116,6 +130,8 @@ impl Default for BrokerSettings {
             replica_fetch_max_bytes: 1_048_576,
             hw_checkpoint_interval_ms: 5_000,
             retention_check_interval_ms: 300_000,
+            offsets_retention_ms: 10_080 * 60_000,
+            offsets_retention_check_interval_ms: 600_000,
         }
     }
 }

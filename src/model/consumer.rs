@@ -144,6 +144,9 @@ pub struct GroupSettings {
     pub max_poll_interval_ms: Option<u64>,
     /// Bugs of the group leader's assignor (the `[bugs]` switches).
     pub assignor_bugs: super::assignor::AssignorBugs,
+    /// Bug switch `reset-on-load-in-progress`: an OffsetFetch answered
+    /// COORDINATOR_LOAD_IN_PROGRESS counts as "no committed offset".
+    pub reset_on_load_in_progress: bool,
     /// `enable.auto.commit` (true)
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms` (5000)
@@ -736,5 +739,99 @@ impl Consumer {
         };
         ctx.explain(|| format!("{tp}: position {position} is out of range; auto.offset.reset={}", format!("{policy:?}").to_lowercase()));
         self.positions.insert(tp.clone(), next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::model::actor::Effect;
+    use crate::model::group::protocol::OffsetFetchResponse;
+
+    const COORDINATOR: NodeId = NodeId(1);
+
+    /// A standalone consumer (`assign()` of t-0, offsets in group "audit") that has found its
+    /// coordinator and is asking it for the committed offset.
+    fn asking(reset_on_load_in_progress: bool) -> Consumer {
+        let group = GroupSettings {
+            group_id: "audit".into(),
+            assignors: vec!["range".into()],
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            rebalance_timeout_ms: 300_000,
+            max_poll_interval_ms: Some(300_000),
+            assignor_bugs: Default::default(),
+            reset_on_load_in_progress,
+            enable_auto_commit: true,
+            auto_commit_interval_ms: 1_000,
+        };
+        let config = ConsumerConfig {
+            name: "c3".into(),
+            bootstrap: vec![NodeId(0)],
+            topics: vec!["t".into()],
+            partitions: Some(vec![0]),
+            start: StartPosition::Latest,
+            auto_offset_reset: OffsetReset::Latest,
+            fetch_max_wait_ms: 500,
+            fetch_min_bytes: 1,
+            fetch_max_bytes: 1 << 20,
+            request_timeout_ms: 30_000,
+            retry_backoff_ms: 100,
+            metadata_max_age_ms: 300_000,
+            group: Some(group),
+            processing_per_record: SimDuration::ZERO,
+            commit_style: CommitStyle::Auto,
+            client: Client::Java,
+            client_rack: None,
+            without_kip_320: false,
+        };
+        let mut c = Consumer::new(config);
+        step(|ctx| c.start_membership(ctx, true));
+        let m = c.membership.as_mut().expect("a member");
+        m.coordinator = Some(COORDINATOR);
+        c.positions.insert(TopicPartition::new("t", 0), Position::FetchingCommitted);
+        c.pending.insert(77, Pending::Group(COORDINATOR, GroupRequest::OffsetFetch));
+        c
+    }
+
+    fn step(f: impl FnOnce(&mut CCtx<'_>)) -> Vec<Effect<KafkaNode>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(SimTime(1_000), NodeId(9), &mut rng, &mut out, None);
+        f(&mut ctx);
+        out
+    }
+
+    type CCtx<'a> = Ctx<'a, KafkaNode>;
+
+    fn load_in_progress(c: &mut Consumer) -> Vec<Effect<KafkaNode>> {
+        let resp = OffsetFetchResponse { correlation_id: 77, error_code: ErrorCode::CoordinatorLoadInProgress, offsets: vec![] };
+        step(|ctx| c.on_message(ctx, COORDINATOR, Msg::OffsetFetchResponse(resp)))
+    }
+
+    fn no_offset_observed(fx: &[Effect<KafkaNode>]) -> bool {
+        fx.iter().any(|e| matches!(e, Effect::Observe(Observation::NoCommittedOffset { .. })))
+    }
+
+    #[test]
+    fn load_in_progress_is_retried() {
+        let mut c = asking(false);
+        let fx = load_in_progress(&mut c);
+        assert_eq!(c.positions[&TopicPartition::new("t", 0)], Position::FetchingCommitted, "still waiting for the committed offset");
+        assert!(!no_offset_observed(&fx));
+        assert!(fx.iter().any(|e| matches!(e, Effect::SetTimer { timer: NodeTimer::Consumer(ConsumerTimer::Rejoin), .. })), "asks again after retry.backoff.ms");
+    }
+
+    #[test]
+    fn the_switch_takes_load_in_progress_for_no_committed_offset() {
+        let mut c = asking(true);
+        let fx = load_in_progress(&mut c);
+        assert!(no_offset_observed(&fx));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Mark("consumer.offset_fetch.load_in_progress_as_empty"))));
+        let pos = &c.positions[&TopicPartition::new("t", 0)];
+        assert!(matches!(pos, Position::Lookup(OffsetSpec::Latest, _) | Position::LookingUp(OffsetSpec::Latest, _)), "auto.offset.reset=latest: {pos:?}");
     }
 }

@@ -452,7 +452,17 @@ impl Consumer {
         });
     }
 
-    fn on_offset_fetch(&mut self, ctx: &mut CCtx<'_>, r: OffsetFetchResponse) {
+    fn on_offset_fetch(&mut self, ctx: &mut CCtx<'_>, mut r: OffsetFetchResponse) {
+        let load_as_empty = self.config.group.as_ref().is_some_and(|g| g.reset_on_load_in_progress);
+        if r.error_code == ErrorCode::CoordinatorLoadInProgress && load_as_empty {
+            // The bug switch: the answer's offsets (-1 in each partition, as OffsetFetch v0-v1
+            // carried a per-partition error) are read, the error is not.
+            ctx.mark("consumer.offset_fetch.load_in_progress_as_empty");
+            ctx.explain(|| "OffsetFetch: COORDINATOR_LOAD_IN_PROGRESS taken for \"no committed offset\" (bug switch reset-on-load-in-progress)".into());
+            let asked: Vec<TopicPartition> = self.positions.iter().filter(|(_, p)| **p == Position::FetchingCommitted).map(|(tp, _)| tp.clone()).collect();
+            r.offsets = asked.into_iter().map(|tp| (tp, Offset(-1))).collect();
+            r.error_code = ErrorCode::None;
+        }
         if r.error_code != ErrorCode::None {
             return self.on_rebalance_error(ctx, r.error_code, "OffsetFetch");
         }

@@ -39,6 +39,10 @@ pub enum Observation {
     /// A group coordinator wrote committed offsets to `__consumer_offsets` (the commit is durable
     /// and now the group's committed offsets): coordinator-side, in the order they take effect.
     OffsetsWritten { group: String, offsets: Vec<(TopicPartition, Offset)> },
+    /// A group coordinator deleted committed offsets by `offsets.retention.minutes`
+    /// (coordinator-side): the group's state then, how many members it had, and the topics those
+    /// members subscribed to by their JoinGroup metadata.
+    OffsetsExpired { group: String, offsets: Vec<(TopicPartition, Offset)>, state: String, members: usize, subscribed: Vec<String> },
     /// An OffsetCommit came back: the offsets, and the coordinator's answer.
     Committed { group: String, generation: i32, offsets: Vec<(TopicPartition, Offset)>, error: ErrorCode },
 }

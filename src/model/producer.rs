@@ -109,6 +109,9 @@ pub struct Producer {
     next_correlation: u64,
     /// With idempotence: the next sequence number per partition.
     next_sequence: BTreeMap<i32, i32>,
+    /// With idempotence: the last sequence acknowledged per partition in this epoch (Java's
+    /// `lastAckedSequence`).
+    last_acked_sequence: BTreeMap<i32, i32>,
     /// With idempotence: bumped when the broker lost track of the sequence (KIP-360), and for
     /// each new `KafkaProducer` after a `close()`.
     epoch: u32,
@@ -136,6 +139,7 @@ impl Producer {
             in_flight: BTreeMap::new(),
             next_correlation: 0,
             next_sequence: BTreeMap::new(),
+            last_acked_sequence: BTreeMap::new(),
             epoch: 0,
             metadata_at: SimTime::ZERO,
             closed: false,
@@ -174,6 +178,7 @@ impl Producer {
                 self.closed = false;
                 self.epoch += 1;
                 self.next_sequence.clear();
+                self.last_acked_sequence.clear();
                 self.leaders.clear();
                 ctx.mark("producer.start_again");
                 let (next, left) = (self.next_seq, self.config.messages.saturating_sub(self.next_seq));
@@ -473,15 +478,21 @@ impl Producer {
                         ctx.observe(Observation::ProduceAcked { record: r.id, partition: tp.clone(), offset: Some(offset), acks });
                     }
                     self.resolved += batch.records.len() as u32;
+                    if let (Some(seq), true) = (batch.base_sequence, batch.epoch == self.epoch) {
+                        let last = seq + batch.records.len() as i32 - 1;
+                        let acked = self.last_acked_sequence.entry(batch.partition).or_insert(last);
+                        *acked = (*acked).max(last);
+                    }
                     let n = batch.records.len();
                     ctx.explain(|| format!("{tp}: {n} record(s) acknowledged from offset {base}"));
                 }
-                (ErrorCode::OutOfOrderSequenceNumber, _) if batch.epoch == self.epoch && self.oldest_in_flight(&batch) => {
+                (ErrorCode::OutOfOrderSequenceNumber, _) if batch.epoch == self.epoch && self.oldest_in_flight(&batch) && self.is_next_sequence(&batch) => {
                     // KIP-360 (Kafka 2.5+): the broker lost the batches before this one (a leader
                     // lost its unflushed tail); the idempotent producer bumps its epoch and
                     // starts its sequences again, then retries.
                     self.epoch += 1;
                     self.next_sequence.clear();
+                    self.last_acked_sequence.clear();
                     ctx.mark("producer.epoch_bump");
                     let e = self.epoch;
                     ctx.explain(|| format!("{tp}: OUT_OF_ORDER_SEQUENCE_NUMBER for its oldest batch: bumps the producer epoch to {e} and resets its sequence numbers"));
@@ -543,6 +554,17 @@ impl Producer {
         !self.in_flight.values().flat_map(|f| f.batches.iter()).any(earlier) && !self.accumulator.get(&batch.partition).is_some_and(|q| q.iter().any(earlier))
     }
 
+    /// Java's `isNextSequence`: the batch directly follows the last one acknowledged for its
+    /// partition (or is the first). An OUT_OF_ORDER_SEQUENCE_NUMBER for the next sequence means
+    /// the broker lost what came before (KIP-360: bump the epoch). For an earlier sequence, a later
+    /// batch got in first (sent to a new leader while this one was still in flight to the old
+    /// one, which the new leader accepts from a producer it does not know yet): the batch is
+    /// retried as it is and fails when `delivery.timeout.ms` runs out, never appended behind the
+    /// later one.
+    fn is_next_sequence(&self, batch: &ProducerBatch) -> bool {
+        batch.base_sequence == Some(self.last_acked_sequence.get(&batch.partition).map_or(0, |s| s + 1))
+    }
+
     /// The idempotent producer's id and epoch. Kafka hands the id out with InitProducerId and
     /// bumps the epoch; here each (producer, epoch) pair gets its own id, which is all the
     /// broker's duplicate check needs.
@@ -553,5 +575,78 @@ impl Producer {
     fn correlation(&mut self) -> u64 {
         self.next_correlation += 1;
         self.next_correlation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::model::actor::Effect;
+
+    fn idempotent() -> Producer {
+        let config = ProducerConfig {
+            index: 0,
+            name: "p1".into(),
+            bootstrap: vec![NodeId(0)],
+            topic: "t".into(),
+            acks: Acks::All,
+            linger_ms: 5,
+            batch_size: 16_384,
+            partitioner: Partitioner::Murmur2,
+            manual_partition: None,
+            request_timeout_ms: 30_000,
+            metadata_max_age_ms: 300_000,
+            delivery_timeout_ms: 120_000,
+            retry_backoff_ms: 100,
+            retries: u32::MAX,
+            max_in_flight: 5,
+            enable_idempotence: true,
+            messages: 10,
+            rate_per_sec: 0,
+            keys: KeySpace::None,
+            record_bytes: 100,
+        };
+        Producer::new(config)
+    }
+
+    /// Batch sequence 0 of t-0 (records p0#0..=4) in flight as request 1; the broker answers
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER.
+    fn out_of_order(p: &mut Producer) -> Vec<Effect<KafkaNode>> {
+        let records = (0..5).map(|seq| Record { id: RecordId { producer: 0, seq }, key: None, size: 100, value: None }).collect();
+        let batch = ProducerBatch { partition: 0, base_sequence: Some(0), epoch: 0, records, bytes: 500, created_at: SimTime(0), attempts: 1, retry_at: SimTime(0) };
+        p.in_flight.insert(1, InFlight { node: NodeId(1), batches: vec![batch] });
+        let error = PartitionProduceResponse { partition: TopicPartition::new("t", 0), error_code: ErrorCode::OutOfOrderSequenceNumber, base_offset: None, log_start_offset: Offset(0) };
+        let resp = ProduceResponse { correlation_id: 1, responses: vec![error] };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(SimTime(1_000), NodeId(5), &mut rng, &mut out, None);
+        p.on_produce_response(&mut ctx, NodeId(1), resp);
+        out
+    }
+
+    #[test]
+    fn out_of_order_for_the_next_sequence_bumps_the_epoch() {
+        // Nothing acknowledged yet: sequence 0 is the next one, so the broker lost what came
+        // before it (KIP-360).
+        let mut p = idempotent();
+        let fx = out_of_order(&mut p);
+        assert_eq!(p.epoch, 1);
+        assert!(fx.iter().any(|e| matches!(e, Effect::Mark("producer.epoch_bump"))));
+    }
+
+    #[test]
+    fn out_of_order_behind_a_later_acknowledged_batch_is_retried_as_it_is() {
+        // Sequences 5..=9 were acknowledged (sent to a new leader while 0..=4 was in flight to the
+        // old one): 0 is not the next sequence, the epoch stays, the batch keeps its sequence.
+        let mut p = idempotent();
+        p.last_acked_sequence.insert(0, 9);
+        let fx = out_of_order(&mut p);
+        assert_eq!(p.epoch, 0);
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Mark("producer.epoch_bump"))));
+        let queued = &p.accumulator[&0];
+        assert_eq!((queued.len(), queued[0].base_sequence, queued[0].epoch), (1, Some(0), 0));
     }
 }

@@ -168,6 +168,8 @@ pub struct Record {
 pub enum RecordValue {
     OffsetCommit(OffsetCommitValue),
     GroupMetadata(GroupMetadataValue),
+    /// A tombstone: the group's committed offset of `partition` was deleted (expired).
+    OffsetTombstone { group: String, partition: TopicPartition },
 }
 
 /// A group's metadata as of a generation, written when the generation's assignment is complete.
@@ -197,6 +199,10 @@ pub struct OffsetCommitValue {
     pub group: String,
     pub partition: TopicPartition,
     pub offset: Offset,
+    /// The coordinator's wall clock when it took the commit (`commitTimestamp`): offset expiry
+    /// measures from it, also on a coordinator that loads the record after a failover.
+    #[serde(default)]
+    pub commit_timestamp_ms: u64,
 }
 
 /// A record batch (message format v2): records with consecutive offsets from `base_offset`,

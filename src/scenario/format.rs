@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::{deserialize_acks, Duration, Keys, LatencyRange, Start};
+use super::values::{deserialize_acks, ClockOffset, Duration, Keys, LatencyRange, Start};
 use crate::model::consumer::{Client, CommitStyle, OffsetReset};
 use crate::model::partitioner::Partitioner;
 use crate::model::protocol::Acks;
@@ -24,6 +24,10 @@ pub struct ScenarioFile {
     /// default) or "exactly-once" (records processed twice become violations).
     #[serde(default)]
     pub processing: Processing,
+    /// Whose per-partition send order `producer-order` judges: "promised" (the default: producers
+    /// whose configuration promises it) or "required" (every producer).
+    #[serde(default)]
+    pub send_order: SendOrder,
     pub cluster: ClusterSection,
     #[serde(default)]
     pub topics: Vec<TopicSection>,
@@ -130,9 +134,26 @@ pub struct ClusterSection {
     pub hw_checkpoint_interval_ms: u64,
     #[serde(rename = "log.retention.check.interval.ms", default = "five_min")]
     pub retention_check_interval_ms: u64,
+    /// `offsets.retention.minutes` (7 days): how long committed offsets are kept (KIP-211).
+    #[serde(rename = "offsets.retention.minutes", default = "week_minutes")]
+    pub offsets_retention_minutes: u64,
+    #[serde(rename = "offsets.retention.check.interval.ms", default = "ten_min")]
+    pub offsets_retention_check_interval_ms: u64,
     /// Partitions of `__consumer_offsets` (created when a consumer has a `group.id`).
     #[serde(rename = "offsets.topic.num.partitions", default = "fifty")]
     pub offsets_topic_partitions: Spanned<i32>,
+}
+
+/// Which producers must keep their per-partition send order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SendOrder {
+    /// Producers whose configuration promises it: idempotence, one request in flight, or no
+    /// retries.
+    #[default]
+    Promised,
+    /// Every producer: the application needs the order whatever the configuration.
+    Required,
 }
 
 /// The processing guarantee a scenario holds the consumers to.
@@ -184,6 +205,15 @@ pub struct BugsSection {
     /// Consumers that do not implement KIP-320: their fetches carry no leader epoch.
     #[serde(rename = "KIP-320", default)]
     pub kip_320: bool,
+    /// Before KAFKA-13636 (fixed 3.2.0): offsets expire during a rebalance, measured from their
+    /// commit, because the expiry trusts the subscribed topics of a group that is not Stable.
+    #[serde(rename = "KAFKA-13636", default)]
+    pub kafka_13636: bool,
+    /// A consumer that takes an OffsetFetch answered COORDINATOR_LOAD_IN_PROGRESS (a new
+    /// coordinator still loading `__consumer_offsets`) for "no committed offset" (Parsely/pykafka
+    /// issue #396, fixed by PR #454).
+    #[serde(rename = "reset-on-load-in-progress", default)]
+    pub reset_on_load_in_progress: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -386,6 +416,8 @@ pub enum FaultAction {
     /// A latency spike: every message to or from `node` takes `latency` longer (on top of the
     /// link's latency); `for` ends it.
     Slow,
+    /// Clock skew: the node's wall clock jumps by `offset` ("+30s", "-5s"); `for` sets it right.
+    Skew,
     /// `kafka-topics --alter --topic <topic> --partitions <count>`: the controller grows `topic`
     /// to `count` partitions in all.
     AddPartitions,
@@ -419,6 +451,8 @@ pub struct FaultSection {
     pub delay: Option<Duration>,
     /// The extra latency of a `slow` node.
     pub latency: Option<Duration>,
+    /// How far a `skew` sets the node's wall clock from true time: "+30s" ahead, "-5s" behind.
+    pub offset: Option<ClockOffset>,
     /// With `delay`: later messages may overtake the delayed one (default false: they wait
     /// behind it, as on one TCP connection).
     #[serde(default)]
@@ -572,6 +606,12 @@ fn no() -> Spanned<bool> {
 }
 fn gib() -> Spanned<u64> {
     Spanned::new(0..0, 1 << 30)
+}
+fn week_minutes() -> u64 {
+    10_080
+}
+fn ten_min() -> u64 {
+    600_000
 }
 fn five_min() -> u64 {
     300_000

@@ -40,7 +40,7 @@ pub const CONTROLLER: &str = "controller";
 type ScenarioControl = Control<Command>;
 
 pub const VERDICT_NAMES: &[&str] =
-    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "reads-committed", "time-limit", "step-limit", "panic"];
+    &["pass", "lost-write", "exclusive-ownership", "group-isolation", "at-least-once", "cooperative-handoff", "exactly-once", "duplicate-append", "producer-order", "liveness", "commit-fencing", "commit-after-process", "offset-resumption", "committed-offset-monotonic", "committed-offset-durable", "log-matching", "hw-monotonic", "epoch-monotonic", "single-leader", "read-above-hw", "reads-committed", "time-limit", "step-limit", "panic"];
 
 #[derive(Debug, Error)]
 pub enum ScenarioError {
@@ -96,6 +96,20 @@ impl Scenario {
 
     pub fn expected(&self) -> &str {
         self.file.expect.get_ref()
+    }
+
+    /// The producers (by index) whose per-partition send order `producer-order` judges: those
+    /// whose configuration promises it (idempotence, one request in flight, or no retries), or
+    /// every producer when the scenario demands it (`send_order = "required"`).
+    pub fn order_judged_producers(&self) -> std::collections::BTreeSet<u32> {
+        let f = &self.file;
+        let required = f.send_order == format::SendOrder::Required;
+        (0..f.producers.len() as u32)
+            .filter(|&i| {
+                let p = producer_config(i, &f.producers[i as usize], &[]);
+                required || p.enable_idempotence || p.max_in_flight == 1 || p.retries == 0
+            })
+            .collect()
     }
 
     /// Whether the scenario demands exactly-once processing.
@@ -330,6 +344,13 @@ impl Scenario {
                 Ok(())
             }
             Heal | HealAll => Ok(()),
+            Skew => {
+                node_ref(&fault.node, "node")?;
+                if fault.offset.is_none() {
+                    return Err((fault.action.span(), "a skew needs `offset = \"+30s\"` (ahead) or `offset = \"-5s\"` (behind)".into()));
+                }
+                Ok(())
+            }
             AddPartitions => {
                 let Some(topic) = &fault.topic else {
                     return Err((fault.action.span(), "add-partitions needs `topic = \"<topic>\"` and `count = <new total>`".into()));
@@ -418,6 +439,8 @@ impl Scenario {
                 replica_fetch_max_bytes: c.replica_fetch_max_bytes,
                 hw_checkpoint_interval_ms: c.hw_checkpoint_interval_ms,
                 retention_check_interval_ms: c.retention_check_interval_ms.max(1),
+                offsets_retention_ms: c.offsets_retention_minutes.saturating_mul(60_000),
+                offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms.max(1),
             },
             bugs: BugSwitches {
                 kip_101: f.bugs.kip_101,
@@ -430,6 +453,8 @@ impl Scenario {
                 kafka_14704: f.bugs.kafka_14704,
                 kafka_9835: f.bugs.kafka_9835,
                 kip_320: f.bugs.kip_320,
+                kafka_13636: f.bugs.kafka_13636,
+                reset_on_load_in_progress: f.bugs.reset_on_load_in_progress,
             },
         }
     }
@@ -554,6 +579,14 @@ impl Scenario {
                     Some((Control::Slow { node: n, extra: SimDuration::ZERO }, format!("{nn} back to normal latency"))),
                 )
             }
+            Skew => {
+                let (n, ms) = (node.unwrap(), fault.offset.expect("validated").0);
+                (
+                    Control::Skew { node: n, offset_ms: ms },
+                    format!("skew {nn}: wall clock {}{:.3}s", if ms < 0 { "-" } else { "+" }, ms.unsigned_abs() as f64 / 1000.0),
+                    Some((Control::Skew { node: n, offset_ms: 0 }, format!("{nn}'s wall clock set right"))),
+                )
+            }
             Disconnect => (Control::BreakConnection(from.unwrap(), to.unwrap()), format!("disconnect {fromn} <-> {ton}"), None),
             Drop | Delay => {
                 let action = match fault.delay {
@@ -669,6 +702,7 @@ fn consumer_config(c: &ConsumerSection, bootstrap: &[NodeId], bugs: &BugSwitches
             rebalance_timeout_ms: c.rebalance_timeout_ms.unwrap_or(if sarama { 60_000 } else { c.max_poll_interval_ms }),
             max_poll_interval_ms: (!sarama).then_some(c.max_poll_interval_ms),
             assignor_bugs: crate::model::assignor::AssignorBugs { kafka_7026: bugs.kafka_7026, kafka_14639: bugs.kafka_14639 },
+            reset_on_load_in_progress: bugs.reset_on_load_in_progress,
             enable_auto_commit: c.enable_auto_commit,
             auto_commit_interval_ms: c.auto_commit_interval_ms.unwrap_or(if sarama { 1_000 } else { 5_000 }),
         }),

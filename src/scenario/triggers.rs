@@ -59,7 +59,14 @@ pub(super) fn validate(scenario: &Scenario, t: &toml::Spanned<TriggerSection>) -
         }
     }
     if let Some(p) = &t.partition {
-        let tp = parse_partition(p.get_ref()).filter(|tp| f.topics.iter().any(|t| *t.name.get_ref() == tp.topic && tp.partition < *t.partitions.get_ref()));
+        // `__consumer_offsets-N` too, when the scenario has groups: its leader is the coordinator.
+        let offsets_topic = |tp: &TopicPartition| {
+            tp.topic == crate::model::group::protocol::CONSUMER_OFFSETS
+                && f.consumers.iter().any(|c| c.group_id.is_some())
+                && tp.partition < *f.cluster.offsets_topic_partitions.get_ref()
+        };
+        let tp = parse_partition(p.get_ref())
+            .filter(|tp| offsets_topic(tp) || f.topics.iter().any(|t| *t.name.get_ref() == tp.topic && tp.partition < *t.partitions.get_ref()));
         if tp.is_none() {
             return Err((p.span(), format!("unknown partition '{}': write <topic>-<partition>, e.g. orders-0", p.get_ref())));
         }

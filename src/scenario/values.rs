@@ -48,6 +48,32 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// A clock offset: a signed duration, `"+30s"`, `"-5s"` (a bare `"2m"` is ahead), in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockOffset(pub i64);
+
+impl<'de> Deserialize<'de> for ClockOffset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ClockOffset;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a signed duration, like \"+30s\" (the clock runs ahead) or \"-5s\" (behind)")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ClockOffset, E> {
+                let t = s.trim();
+                let (sign, rest) = match t.strip_prefix('-') {
+                    Some(rest) => (-1, rest),
+                    None => (1, t.strip_prefix('+').unwrap_or(t)),
+                };
+                let d = parse_duration(rest).ok_or_else(|| E::invalid_value(de::Unexpected::Str(s), &self))?;
+                Ok(ClockOffset(sign * d.as_millis() as i64))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// A latency: one duration (`"2ms"`) or a uniform range (`"1ms..5ms"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LatencyRange {
@@ -191,5 +217,14 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(SimDuration::from_secs(120)));
         assert_eq!(parse_duration("7"), None);
         assert_eq!(parse_duration("5 parsecs"), None);
+    }
+
+    #[test]
+    fn clock_offsets_are_signed() {
+        let parse = |s: &str| toml::from_str::<std::collections::BTreeMap<String, ClockOffset>>(&format!("o = \"{s}\"")).map(|m| m["o"].0);
+        assert_eq!(parse("+30s").unwrap(), 30_000);
+        assert_eq!(parse("-5s").unwrap(), -5_000);
+        assert_eq!(parse("2m").unwrap(), 120_000);
+        assert!(parse("-").is_err() && parse("ahead").is_err());
     }
 }

@@ -104,6 +104,7 @@ pub fn timer(timer: &Value, on_broker: bool) -> Option<String> {
         "TruncateDiverged" => "the fetcher truncates the diverged logs of its last answer (KAFKA-14704 bug switch)".into(),
         "ReplicaFetchTimeout" => format!("the replica fetch {n} got no answer in time"),
         "RetentionCheck" => "the retention check (retention.ms, retention.bytes)".into(),
+        "OffsetsRetentionCheck" => "the offset expiry check (offsets.retention.minutes)".into(),
         "GroupsLoaded" => format!("finished loading {n}: now coordinates the groups stored there"),
         "Group" => group_timer(arg?)?,
         // Controller
@@ -188,6 +189,14 @@ pub fn observation(o: &Value) -> Option<String> {
             format!("position of {tp} set to {} ({why})", o["offset"])
         }
         "offsets_written" => format!("group {group}: committed offsets {} written to __consumer_offsets", offsets_value(&o["offsets"])),
+        "offsets_expired" => {
+            let topics = o["subscribed"].as_array().map_or(String::new(), |t| t.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "));
+            let members = match o["members"].as_u64().unwrap_or(0) {
+                0 => "no members".to_string(),
+                n => format!("{n} member(s) subscribing to {}", if topics.is_empty() { "nothing" } else { &topics }),
+            };
+            format!("group {group} ({}, {members}): committed offsets {} expired (offsets.retention.minutes)", o["state"].as_str().unwrap_or("?"), offsets_value(&o["offsets"]))
+        }
         "no_committed_offset" => format!(
             "group {group} has no committed offset for {} (OffsetFetch sent at {:.3}s): they start from auto.offset.reset",
             tps(&o["partitions"]),

@@ -500,28 +500,28 @@ mod tests {
         // Before anything: nothing is known.
         let st = at(&names, &steps, 0);
         assert!(st.partitions.is_empty() && st.groups.is_empty() && st.consumers.is_empty());
-        // seq 307: the coordinator b0 takes the first JoinGroup with a member id.
-        let g = &at(&names, &steps, 307).groups["orders-app"];
+        // seq 310: the coordinator b0 takes the first JoinGroup with a member id.
+        let g = &at(&names, &steps, 310).groups["orders-app"];
         assert_eq!((g.coordinator.as_deref(), g.state.as_deref(), g.generation), (Some("b0"), Some("PreparingRebalance"), Some(0)));
-        // seq 395: b2, leader of orders-2, appends the partition's first record.
-        let st = at(&names, &steps, 395);
+        // seq 398: b2, leader of orders-2, appends the partition's first record.
+        let st = at(&names, &steps, 398);
         assert_eq!(replica(&st, "orders-2", "b2"), (Some(1), Some(0)));
         let p = &st.partitions["orders-2"];
         assert_eq!((p.leader.clone(), p.leader_epoch, p.isr.clone()), (Some(Some("b2".into())), Some(0), Some(vec!["b2".into(), "b0".into(), "b1".into()])));
-        // seq 20851: c2, the first to join, leads generation 1.
-        let st = at(&names, &steps, 20851);
+        // seq 20854: c2, the first to join, leads generation 1.
+        let st = at(&names, &steps, 20854);
         let g = &st.groups["orders-app"];
         assert_eq!((g.generation, g.leader.as_deref()), (Some(1), Some("c2")));
-        // seq 20948: every member has its partitions (range: c1 gets two).
-        let st = at(&names, &steps, 20948);
+        // seq 20951: every member has its partitions (range: c1 gets two).
+        let st = at(&names, &steps, 20951);
         let g = &st.groups["orders-app"];
         assert_eq!(g.members, ["c1", "c2", "c3"]);
         let a: Vec<(&str, Vec<&str>)> = g.assignment.iter().map(|(m, tps)| (m.as_str(), tps.iter().map(String::as_str).collect())).collect();
         assert_eq!(a, [("c1", vec!["orders-0", "orders-1"]), ("c2", vec!["orders-2"]), ("c3", vec!["orders-3"])]);
         assert_eq!(g.state.as_deref(), Some("Stable"));
         assert!(st.consumers["c1"].positions.is_empty());
-        // seq 20987: c1 starts orders-0 at the earliest offset.
-        assert_eq!(at(&names, &steps, 20987).consumers["c1"].positions.get("orders-0"), Some(&0));
+        // seq 20990: c1 starts orders-0 at the earliest offset.
+        assert_eq!(at(&names, &steps, 20990).consumers["c1"].positions.get("orders-0"), Some(&0));
         // At the end: 800 records over four partitions, every one read; the replicas agree.
         let last = steps.last().unwrap().seq;
         let st = at(&names, &steps, last);

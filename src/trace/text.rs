@@ -527,12 +527,12 @@ pub fn names_token(text: &str, needle: &str) -> bool {
 
 /// The observation ops a `--kind` can name.
 pub const OBSERVATIONS: &[&str] =
-    &["produce_invoked", "produce_acked", "produce_failed", "polled", "processed", "position_set", "no_committed_offset", "joined", "assigned", "revoked", "commit_requested", "committed", "offsets_written"];
+    &["produce_invoked", "produce_acked", "produce_failed", "polled", "processed", "position_set", "no_committed_offset", "joined", "assigned", "revoked", "commit_requested", "committed", "offsets_written", "offsets_expired"];
 
 /// The timers a `--kind` can name.
 pub const TIMERS: &[&str] = &[
     "Poll", "AutoCommit", "Rejoin", "ProcessingDone", "PollTimeout", "Heartbeat", "RequestTimeout", "NextRecord", "Drain", "MetadataTimeout", "MetadataRefresh", "FetchExpiry", "ProduceExpiry", "FetchSlice",
-    "FlushTick", "IsrCheck", "HwCheckpoint", "ReplicaFetchBackoff", "ReplicaFetchTimeout", "TruncateDiverged", "RetentionCheck", "GroupsLoaded", "Group", "SessionCheck",
+    "FlushTick", "IsrCheck", "HwCheckpoint", "ReplicaFetchBackoff", "ReplicaFetchTimeout", "TruncateDiverged", "RetentionCheck", "OffsetsRetentionCheck", "GroupsLoaded", "Group", "SessionCheck",
 ];
 
 impl TextOptions {

@@ -66,6 +66,8 @@ pub enum BrokerTimer {
     ReplicaFetchTimeout(u64),
     /// Apply `retention.ms` and `retention.bytes`.
     RetentionCheck,
+    /// Expire committed offsets (`offsets.retention.check.interval.ms`).
+    OffsetsRetentionCheck,
     /// A timer of a consumer group this broker coordinates.
     Group(String, crate::model::group::GroupTimer),
     /// Loading a `__consumer_offsets` partition is done.
@@ -102,6 +104,9 @@ pub struct Broker {
     pub loading: std::collections::BTreeSet<TopicPartition>,
     /// Log files recovery found torn: the file and how many valid batches precede the torn one.
     torn_logs: Vec<(String, usize)>,
+    /// Whether the offset expiry task runs: from the first time this broker (in this life)
+    /// coordinates groups. Kafka starts it with every broker; without groups it finds nothing.
+    offsets_expiry_running: bool,
 }
 
 pub(crate) type BrokerCtx<'a> = Ctx<'a, KafkaNode>;
@@ -145,6 +150,7 @@ impl Broker {
             groups: BTreeMap::new(),
             loading: Default::default(),
             torn_logs,
+            offsets_expiry_running: false,
         }
     }
 
@@ -214,6 +220,7 @@ impl Broker {
             BrokerTimer::HwCheckpoint => self.checkpoint_high_watermarks(ctx),
             BrokerTimer::ReplicaFetchBackoff => self.fetch_from_leaders(ctx),
             BrokerTimer::RetentionCheck => self.apply_retention(ctx),
+            BrokerTimer::OffsetsRetentionCheck => self.expire_offsets(ctx),
             BrokerTimer::GroupsLoaded(tp) => self.groups_loaded(ctx, &tp),
             BrokerTimer::Group(group, timer) => {
                 if let Some(g) = self.groups.get_mut(&group) {
@@ -260,7 +267,7 @@ impl Broker {
 
     /// How this broker's groups are configured (bug switches included).
     pub(crate) fn group_config(&self) -> crate::model::group::GroupConfig {
-        crate::model::group::GroupConfig { unfenced_commits: self.bugs().unfenced_commits, ..Default::default() }
+        crate::model::group::GroupConfig { unfenced_commits: self.bugs().unfenced_commits, kafka_13636: self.bugs().kafka_13636, ..Default::default() }
     }
 
     /// FindCoordinator: the leader of the group's `__consumer_offsets` partition, as this broker's
@@ -445,7 +452,8 @@ impl Broker {
     /// `retention.bytes`, never the active segment nor anything at or above the HW. The log start
     /// offset moves to the first remaining segment; fetches below it get OFFSET_OUT_OF_RANGE.
     fn apply_retention(&mut self, ctx: &mut BrokerCtx<'_>) {
-        let now_ms = ctx.now().as_millis();
+        // Segment ages are measured on this broker's wall clock (clock skew moves them).
+        let now_ms = ctx.wall_clock_ms();
         for part in self.partitions.values_mut() {
             let topic = &part.topic;
             let segments = part.log.segments(topic.segment_bytes);
@@ -477,6 +485,37 @@ impl Broker {
         }
         let interval = SimDuration::from_millis(self.settings().retention_check_interval_ms);
         ctx.set_timer(NodeTimer::Broker(BrokerTimer::RetentionCheck), interval);
+    }
+
+    /// Starts the offset expiry task, unless it runs already.
+    pub(crate) fn start_offsets_expiry(&mut self, ctx: &mut BrokerCtx<'_>) {
+        if !std::mem::replace(&mut self.offsets_expiry_running, true) {
+            let interval = SimDuration::from_millis(self.settings().offsets_retention_check_interval_ms);
+            ctx.set_timer(NodeTimer::Broker(BrokerTimer::OffsetsRetentionCheck), interval);
+        }
+    }
+
+    /// The offset expiry task: every group this broker coordinates (and has loaded) drops the
+    /// offsets that expired (see [`crate::model::group::expiry`]); their tombstones are written
+    /// to `__consumer_offsets` so that a new coordinator does not load them again.
+    fn expire_offsets(&mut self, ctx: &mut BrokerCtx<'_>) {
+        let me = self.id();
+        let retention_ms = self.settings().offsets_retention_ms;
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for name in names {
+            let tp = self.config.layout.coordinator_partition(&name);
+            if self.loading.contains(&tp) || !self.partitions.get(&tp).is_some_and(|p| p.is_leader(me)) {
+                continue;
+            }
+            let pending = self.pending_commits(&name);
+            let group = self.groups.get_mut(&name).expect("listed");
+            let expired = group.remove_expired_offsets(ctx, retention_ms, &pending);
+            if !expired.is_empty() {
+                self.write_offset_tombstones(ctx, &name, &expired);
+            }
+        }
+        let interval = SimDuration::from_millis(self.settings().offsets_retention_check_interval_ms);
+        ctx.set_timer(NodeTimer::Broker(BrokerTimer::OffsetsRetentionCheck), interval);
     }
 
     /// Writes every hosted partition's HW to the checkpoint file, fsynced.

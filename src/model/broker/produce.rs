@@ -31,7 +31,9 @@ pub(crate) enum Purpose {
     Produce,
     /// An OffsetCommit written to `__consumer_offsets` (acks=-1): applied and answered once
     /// committed.
-    OffsetCommit { group: String, offsets: Vec<(TopicPartition, Offset)> },
+    OffsetCommit { group: String, offsets: Vec<(TopicPartition, Offset)>, commit_timestamp_ms: u64 },
+    /// Tombstones of expired offsets: nobody waits for them.
+    OffsetTombstones,
     /// A generation's group metadata: the SyncGroups are answered once it is committed.
     GroupMetadata { group: String, generation: i32 },
 }
@@ -108,7 +110,7 @@ impl Broker {
         }
         let n = records.len() as u64;
         let epoch = part.leader_epoch();
-        let batch = part.log.append(records, epoch, ctx.now().as_millis(), producer).clone();
+        let batch = part.log.append(records, epoch, ctx.wall_clock_ms(), producer).clone();
         let (base, next) = (batch.base_offset, batch.next_offset());
         ctx.append(part.log_file(), DiskEntry::Batch(batch));
         let forced = super::count_appended(ctx, part, n);
@@ -194,7 +196,8 @@ impl Broker {
                     g.metadata_written(ctx, generation, ok);
                 }
             }
-            Purpose::OffsetCommit { group, offsets } => {
+            Purpose::OffsetTombstones => {}
+            Purpose::OffsetCommit { group, offsets, commit_timestamp_ms } => {
                 // Storage errors reach the client as COORDINATOR_NOT_AVAILABLE (reference A.1).
                 let error = match pending.parts.first().map(|(r, _)| r.error_code) {
                     Some(ErrorCode::None) => ErrorCode::None,
@@ -204,7 +207,7 @@ impl Broker {
                 };
                 if error == ErrorCode::None {
                     if let Some(g) = self.groups.get_mut(&group) {
-                        g.apply_commit(ctx, &offsets);
+                        g.apply_commit(ctx, &offsets, commit_timestamp_ms);
                     }
                 }
                 let partitions = offsets.into_iter().map(|(tp, _)| (tp, error)).collect();
@@ -217,13 +220,36 @@ impl Broker {
     /// A valid OffsetCommit: written to the group's `__consumer_offsets` partition with acks=-1;
     /// the group's offsets change, and the member hears back, once the records are committed.
     pub(crate) fn write_offset_commit(&mut self, ctx: &mut BrokerCtx<'_>, from: NodeId, req: crate::model::group::protocol::OffsetCommitRequest) {
+        // `commitTimestamp`: the coordinator's wall clock when it takes the commit.
+        let commit_timestamp_ms = ctx.wall_clock_ms();
         let values = req
             .offsets
             .iter()
-            .map(|(partition, offset)| RecordValue::OffsetCommit(OffsetCommitValue { group: req.group_id.clone(), partition: partition.clone(), offset: *offset }))
+            .map(|(partition, offset)| {
+                RecordValue::OffsetCommit(OffsetCommitValue { group: req.group_id.clone(), partition: partition.clone(), offset: *offset, commit_timestamp_ms })
+            })
             .collect();
-        let purpose = Purpose::OffsetCommit { group: req.group_id.clone(), offsets: req.offsets };
+        let purpose = Purpose::OffsetCommit { group: req.group_id.clone(), offsets: req.offsets, commit_timestamp_ms };
         self.write_group_records(ctx, from, req.correlation_id, &req.group_id, values, purpose);
+    }
+
+    /// Writes tombstones for a group's expired offsets.
+    pub(crate) fn write_offset_tombstones(&mut self, ctx: &mut BrokerCtx<'_>, group: &str, expired: &[(TopicPartition, Offset)]) {
+        let values = expired.iter().map(|(tp, _)| RecordValue::OffsetTombstone { group: group.to_string(), partition: tp.clone() }).collect();
+        let me = ctx.me();
+        self.write_group_records(ctx, me, 0, group, values, Purpose::OffsetTombstones);
+    }
+
+    /// The partitions of `group` with an OffsetCommit still being written.
+    pub(crate) fn pending_commits(&self, group: &str) -> std::collections::BTreeSet<TopicPartition> {
+        self.pending_produces
+            .values()
+            .filter_map(|p| match &p.purpose {
+                Purpose::OffsetCommit { group: g, offsets, .. } if g == group => Some(offsets.iter().map(|(tp, _)| tp.clone())),
+                _ => None,
+            })
+            .flatten()
+            .collect()
     }
 
     /// Writes a generation's group metadata; the group answers its SyncGroups when it is committed.

@@ -58,6 +58,7 @@ impl Broker {
             let took = SimDuration::from_millis(10) + SimDuration::from_micros(10 * records);
             self.loading.insert(tp.clone());
             ctx.set_timer(NodeTimer::Broker(super::BrokerTimer::GroupsLoaded(tp.clone())), took);
+            self.start_offsets_expiry(ctx);
             ctx.explain(|| format!("{tp}: loading the groups it coordinates ({records} records); meanwhile their requests get COORDINATOR_LOAD_IN_PROGRESS"));
         }
         self.partition_progressed(ctx, tp);
@@ -87,6 +88,13 @@ impl Broker {
                 RecordValue::OffsetCommit(v) => {
                     let group = self.groups.entry(v.group.clone()).or_insert_with(|| crate::model::group::Group::new(v.group.clone(), group_config));
                     group.offsets.insert(v.partition.clone(), v.offset);
+                    group.commit_timestamps_ms.insert(v.partition.clone(), v.commit_timestamp_ms);
+                }
+                RecordValue::OffsetTombstone { group, partition } => {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        g.offsets.remove(&partition);
+                        g.commit_timestamps_ms.remove(&partition);
+                    }
                 }
                 RecordValue::GroupMetadata(v) => {
                     metadata.insert(v.group.clone(), v);

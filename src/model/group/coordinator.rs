@@ -8,8 +8,8 @@
 //! leader is the first member added; when it leaves, the first remaining member by id (Kafka picks
 //! from a hash map: any choice is faithful).
 //!
-//! Not yet: persistence of group metadata and offsets to `__consumer_offsets` (both live in the
-//! coordinator's memory), static membership, and offset expiry.
+//! Group metadata and committed offsets are written to `__consumer_offsets` by the hosting broker;
+//! offset expiry (KIP-211) is in [`super::expiry`]. Not yet: static membership.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -77,11 +77,14 @@ pub struct GroupConfig {
     pub initial_rebalance_delay_ms: u64,
     /// Bug switch (D-10): accept commits without checking member id and generation.
     pub unfenced_commits: bool,
+    /// Bug switch `KAFKA-13636` (D-16): expire offsets by the cached subscribed topics whatever
+    /// the group's state.
+    pub kafka_13636: bool,
 }
 
 impl Default for GroupConfig {
     fn default() -> Self {
-        GroupConfig { initial_rebalance_delay_ms: 3_000, unfenced_commits: false }
+        GroupConfig { initial_rebalance_delay_ms: 3_000, unfenced_commits: false, kafka_13636: false }
     }
 }
 
@@ -97,8 +100,17 @@ pub struct Group {
     pub pending_members: BTreeSet<String>,
     /// Committed offsets: the last commit appended wins (no monotonicity check, reference A.6).
     pub offsets: BTreeMap<TopicPartition, Offset>,
+    /// Each committed offset's `commitTimestamp`: the coordinator's wall clock when it took the
+    /// commit.
+    pub commit_timestamps_ms: BTreeMap<TopicPartition, u64>,
+    /// `subscribedTopics`: the topics the members subscribed to, computed when a generation
+    /// starts (the empty set when the group went Empty; `None` before the first generation or
+    /// for a protocol other than `consumer`).
+    pub subscribed_topics: Option<BTreeSet<String>>,
+    /// `currentStateTimestamp`: the coordinator's wall clock at the last state change.
+    pub state_since_ms: Option<u64>,
     #[serde(skip)]
-    config: GroupConfig,
+    pub(crate) config: GroupConfig,
     /// A generation's metadata waiting to be written by the hosting broker.
     #[serde(skip)]
     metadata_to_write: Option<GroupMetadataValue>,
@@ -120,6 +132,9 @@ impl Group {
             members: BTreeMap::new(),
             pending_members: BTreeSet::new(),
             offsets: BTreeMap::new(),
+            commit_timestamps_ms: BTreeMap::new(),
+            subscribed_topics: None,
+            state_since_ms: None,
             config,
             metadata_to_write: None,
             next_member: 0,
@@ -139,6 +154,7 @@ impl Group {
     fn transition(&mut self, ctx: &mut GCtx<'_>, to: GroupState) {
         let from = self.state;
         self.state = to;
+        self.state_since_ms = Some(ctx.wall_clock_ms());
         ctx.mark(match to {
             GroupState::Empty => "group.state.empty",
             GroupState::PreparingRebalance => "group.state.preparing_rebalance",
@@ -401,9 +417,11 @@ impl Group {
         self.generation_id += 1;
         if self.members.is_empty() {
             self.protocol_name = None;
+            self.subscribed_topics = self.compute_subscribed_topics();
             return self.transition(ctx, GroupState::Empty);
         }
         self.protocol_name = self.select_protocol();
+        self.subscribed_topics = self.compute_subscribed_topics();
         self.transition(ctx, GroupState::CompletingRebalance);
         let ids: Vec<String> = self.members.keys().cloned().collect();
         for id in ids {
@@ -582,6 +600,8 @@ impl Group {
             })
             .collect();
         self.state = if self.members.is_empty() { GroupState::Empty } else { GroupState::Stable };
+        self.state_since_ms = Some(ctx.wall_clock_ms());
+        self.subscribed_topics = self.compute_subscribed_topics();
         let ids: Vec<String> = self.members.keys().cloned().collect();
         for id in ids {
             self.reset_session(ctx, &id);
@@ -645,10 +665,12 @@ impl Group {
     }
 
     /// A commit is durable in `__consumer_offsets`: the last one written wins (no monotonicity
-    /// check, reference A.6).
-    pub fn apply_commit(&mut self, ctx: &mut GCtx<'_>, offsets: &[(TopicPartition, Offset)]) {
+    /// check, reference A.6). `commit_timestamp_ms` is the coordinator's wall clock when it took
+    /// the commit.
+    pub fn apply_commit(&mut self, ctx: &mut GCtx<'_>, offsets: &[(TopicPartition, Offset)], commit_timestamp_ms: u64) {
         for (tp, offset) in offsets {
             self.offsets.insert(tp.clone(), *offset);
+            self.commit_timestamps_ms.insert(tp.clone(), commit_timestamp_ms);
         }
         let (g, n) = (self.group_id.clone(), offsets.len());
         ctx.explain(|| format!("group {g}: {n} committed offset(s) written to __consumer_offsets"));
@@ -759,7 +781,7 @@ mod tests {
         let mut result = ErrorCode::None;
         step(|ctx| result = g.check_commit(ctx, NodeId(1), &req));
         if result == ErrorCode::None {
-            step(|ctx| g.apply_commit(ctx, &req.offsets));
+            step(|ctx| g.apply_commit(ctx, &req.offsets, 0));
         }
         result
     }
