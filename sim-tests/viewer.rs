@@ -255,7 +255,8 @@ fn the_terminal_stepper_under_tmux() {
     let violation = t.wait("the violation", |p| p.contains("** VIOLATION [lost-write]") && p.contains("q quit"));
     assert!(step_of(&violation).is_some_and(|s| s > 0), "{violation}");
     t.run(&["send-keys", "-t", "step", "q"]);
-    let after = t.wait("the exit", |p| p.contains("exit="));
+    // `exit=` and stty's mode are printed one after the other: wait for both.
+    let after = t.wait("the exit and the terminal mode", |p| p.contains("exit=") && p.lines().any(|l| l.trim().ends_with("icanon")));
     assert!(after.contains("exit=0"), "{after}");
     // The terminal is back in line mode (`icanon`, not `-icanon`).
     assert!(after.lines().any(|l| l.trim() == "icanon"), "the terminal was left in single-key mode:\n{after}");

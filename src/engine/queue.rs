@@ -89,12 +89,11 @@ impl<T> EventQueue<T> {
         for e in &moving {
             self.buckets[bucket(e.at, last)].push(*e);
         }
-        // Keep the emptied bucket's allocation for the entries to come.
+        // Every entry went to a lower bucket: keep the allocation for the entries to come.
+        debug_assert!(self.buckets[i].is_empty());
         let mut moving = moving;
         moving.clear();
-        if self.buckets[i].is_empty() {
-            self.buckets[i] = moving;
-        }
+        self.buckets[i] = moving;
     }
 
     fn take(&mut self, e: Entry) -> T {

@@ -30,6 +30,8 @@ use crate::model::protocol::Msg;
 /// One semantic fact, where it was established.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fact {
+    /// Which of [`STORYLINES`] it belongs to.
+    pub storyline: &'static str,
     pub key: String,
     pub value: String,
     pub seq: u64,
@@ -41,9 +43,9 @@ pub fn facts(names: &[String], steps: &[Step]) -> Vec<Fact> {
     let name = |n: u32| names.get(n as usize).cloned().unwrap_or_else(|| format!("n{n}"));
     let mut out: Vec<Fact> = Vec::new();
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
-    let mut push = |key: String, value: String, s: &Step| {
+    let mut push = |storyline: &'static str, key: String, value: String, s: &Step| {
         if seen.insert(key.clone(), ()).is_none() {
-            out.push(Fact { key, value, seq: s.seq, at_us: s.at_us });
+            out.push(Fact { storyline, key, value, seq: s.seq, at_us: s.at_us });
         }
     };
     // Member id → the node that was told it (JoinGroup answers).
@@ -67,8 +69,8 @@ pub fn facts(names: &[String], steps: &[Step]) -> Vec<Fact> {
                     a.sort();
                     let text: Vec<String> = a.iter().map(|(m, tps)| format!("{m}={tps}")).collect();
                     let generation = format!("group {} generation {}", r.group_id, r.generation_id);
-                    push(format!("{generation} leader"), who(&r.member_id), s);
-                    push(format!("{generation} assignment"), text.join(" "), s);
+                    push("group leaders", format!("{generation} leader"), who(&r.member_id), s);
+                    push("assignments", format!("{generation} assignment"), text.join(" "), s);
                 }
                 Msg::UpdateMetadataRequest(r) => image_facts(&r.metadata, s, &mut push),
                 Msg::BrokerHeartbeatResponse(r) => {
@@ -83,24 +85,24 @@ pub fn facts(names: &[String], steps: &[Step]) -> Vec<Fact> {
                     let group = obs["group"].as_str().unwrap_or("?");
                     let k = next(format!("commit {here} {group}"));
                     let offsets: Vec<String> = obs["offsets"].as_array().map(|a| a.iter().map(|p| format!("{}={}", p[0].as_str().unwrap_or("?"), p[1])).collect()).unwrap_or_default();
-                    push(format!("commit #{k} of {here} in group {group}"), format!("{} → {}", offsets.join(", "), obs["error"].as_str().unwrap_or("?")), s);
+                    push("commits", format!("commit #{k} of {here} in group {group}"), format!("{} → {}", offsets.join(", "), obs["error"].as_str().unwrap_or("?")), s);
                 }
                 "produce_acked" => {
                     let value = match obs.get("offset").filter(|o| !o.is_null()) {
                         Some(o) => format!("acknowledged at {} offset {o}", obs["partition"].as_str().unwrap_or("?")),
                         None => format!("acknowledged at {} without an offset (acks=0)", obs["partition"].as_str().unwrap_or("?")),
                     };
-                    push(format!("produce of record {}", record(&obs["record"])), value, s);
+                    push("produce results", format!("produce of record {}", record(&obs["record"])), value, s);
                 }
                 "produce_failed" => {
                     let value = format!("failed with {} ({})", obs["error"].as_str().unwrap_or("?"), obs["partition"].as_str().unwrap_or("?"));
-                    push(format!("produce of record {}", record(&obs["record"])), value, s);
+                    push("produce results", format!("produce of record {}", record(&obs["record"])), value, s);
                 }
                 "polled" => {
                     let tp = obs["partition"].as_str().unwrap_or("?");
                     for r in obs["records"].as_array().into_iter().flatten() {
                         let k = next(format!("consumed {here} {tp}"));
-                        push(format!("{here} consumed {tp} #{k}"), format!("offset {} record {}", r[0], record(&r[1])), s);
+                        push("records consumed", format!("{here} consumed {tp} #{k}"), format!("offset {} record {}", r[0], record(&r[1])), s);
                     }
                 }
                 _ => {}
@@ -109,7 +111,7 @@ pub fn facts(names: &[String], steps: &[Step]) -> Vec<Fact> {
                 // Faults scheduled for the same instant run in a seeded order: only whether (and
                 // how often) each happened is part of the story; its time is shown in the report.
                 let k = next(format!("fault {fault}"));
-                push(format!("fault \"{fault}\" #{k}"), "applied".into(), s);
+                push("faults", format!("fault \"{fault}\" #{k}"), "applied".into(), s);
             }
             _ => {}
         }
@@ -121,17 +123,18 @@ fn record(v: &Value) -> String {
     format!("p{}#{}", v["producer"], v["seq"])
 }
 
-fn image_facts(image: &crate::model::metadata::MetadataImage, s: &Step, push: &mut impl FnMut(String, String, &Step)) {
+fn image_facts(image: &crate::model::metadata::MetadataImage, s: &Step, push: &mut impl FnMut(&'static str, String, String, &Step)) {
     for (tp, p) in &image.partitions {
         let leader = p.leader.map_or("no leader".to_string(), |b| format!("leader {b}"));
-        push(format!("partition {tp} leader epoch {}", p.leader_epoch), leader, s);
-        push(format!("partition {tp} partition epoch {}", p.partition_epoch), format!("ISR {}", words::brokers(&p.isr)), s);
+        push("partition leaders", format!("partition {tp} leader epoch {}", p.leader_epoch), leader, s);
+        push("ISRs", format!("partition {tp} partition epoch {}", p.partition_epoch), format!("ISR {}", words::brokers(&p.isr)), s);
     }
 }
 
 /// Where two runs' facts differ.
 #[derive(Clone, Debug)]
 pub struct Difference {
+    pub storyline: &'static str,
     pub key: String,
     pub a: Option<Fact>,
     pub b: Option<Fact>,
@@ -155,27 +158,10 @@ impl Difference {
 /// for the facts of each).
 pub const STORYLINES: [&str; 8] = ["assignments", "group leaders", "partition leaders", "ISRs", "commits", "produce results", "records consumed", "faults"];
 
-/// Which storyline of [`STORYLINES`] a fact key belongs to.
-pub fn storyline(key: &str) -> &'static str {
-    if key.starts_with("group ") {
-        if key.ends_with(" assignment") { "assignments" } else { "group leaders" }
-    } else if key.starts_with("partition ") {
-        if key.contains(" leader epoch ") { "partition leaders" } else { "ISRs" }
-    } else if key.starts_with("commit #") {
-        "commits"
-    } else if key.starts_with("produce of ") {
-        "produce results"
-    } else if key.starts_with("fault ") {
-        "faults"
-    } else {
-        "records consumed"
-    }
-}
-
 /// The first difference of each storyline, in [`STORYLINES`] order; `None` where the two runs
 /// agree on every fact of that kind.
 pub fn first_per_storyline(diffs: &[Difference]) -> Vec<(&'static str, Option<&Difference>)> {
-    STORYLINES.iter().map(|name| (*name, diffs.iter().find(|d| storyline(&d.key) == *name))).collect()
+    STORYLINES.iter().map(|name| (*name, diffs.iter().find(|d| d.storyline == *name))).collect()
 }
 
 /// Every fact on which `a` and `b` differ, the earliest first.
@@ -186,7 +172,8 @@ pub fn differences(a: &[Fact], b: &[Fact]) -> Vec<Difference> {
     for key in ia.keys().chain(ib.keys().filter(|k| !ia.contains_key(*k))) {
         let (fa, fb) = (ia.get(key), ib.get(key));
         if fa.map(|f| &f.value) != fb.map(|f| &f.value) {
-            diffs.push(Difference { key: key.clone(), a: fa.cloned(), b: fb.cloned() });
+            let storyline = fa.or(fb).expect("a key comes from one side or the other").storyline;
+            diffs.push(Difference { storyline, key: key.clone(), a: fa.cloned(), b: fb.cloned() });
         }
     }
     diffs.sort_by(|x, y| x.at_us().cmp(&y.at_us()).then_with(|| x.key.cmp(&y.key)));
