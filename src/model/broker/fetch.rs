@@ -41,8 +41,7 @@ impl Broker {
         if let Some(follower) = req.replica_id {
             self.record_follower_fetch(ctx, follower, &req);
         }
-        let (bytes, answer_now) = self.fetchable(&req);
-        if answer_now || bytes >= req.min_bytes.max(1) || req.max_wait_ms == 0 {
+        if req.max_wait_ms == 0 || self.fetchable(&req) {
             self.answer_fetch(ctx, from, &req);
             return;
         }
@@ -71,41 +70,49 @@ impl Broker {
         }
         for tp in progressed {
             self.maybe_expand_isr(ctx, &tp, follower);
-            self.partition_progressed(ctx, &tp);
+            // A follower's fetch changes only what the leader knows of that follower; the one thing
+            // a delayed produce or fetch can be waiting for that it moves is the high watermark.
+            // As Kafka's Partition.updateFollowerFetchState, delayed requests are tried only then.
+            if self.maybe_advance_hw(ctx, &tp) {
+                self.try_complete_produces(ctx);
+                self.try_complete_fetches(ctx);
+            }
         }
     }
 
-    /// How many bytes a fetch would return now, and whether some partition must be answered at
-    /// once (an error or a divergence).
-    fn fetchable(&self, req: &FetchRequest) -> (u64, bool) {
+    /// Whether a delayed fetch can be answered now: some partition must be answered at once (an
+    /// error or a divergence), or the partitions hold `min.bytes` to return (DelayedFetch's
+    /// tryComplete).
+    fn fetchable(&self, req: &FetchRequest) -> bool {
         let me = self.id();
+        let min_bytes = req.min_bytes.max(1);
         let mut bytes = 0;
         for fp in &req.partitions {
-            let Some(part) = self.partitions.get(&fp.partition) else { return (bytes, true) };
+            let Some(part) = self.partitions.get(&fp.partition) else { return true };
             if !serves(part, me, req) || fp.current_leader_epoch.is_some_and(|e| e != part.leader_epoch()) {
-                return (bytes, true);
+                return true;
             }
             let log = &part.log;
             if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() {
-                return (bytes, true);
+                return true;
             }
             if req.replica_id.is_some() && diverging(part, fp, self.bugs().kip_279).is_some() {
-                return (bytes, true);
+                return true;
             }
             let until = if req.replica_id.is_some() { log.log_end_offset() } else { log.high_watermark() };
-            bytes += log.read(fp.fetch_offset, until, req.max_bytes).iter().map(|b| b.size_bytes()).sum::<u64>();
+            bytes += log.readable_bytes(fp.fetch_offset, until, req.max_bytes);
+            if bytes >= min_bytes {
+                return true;
+            }
         }
-        (bytes, false)
+        false
     }
 
     pub(crate) fn try_complete_fetches(&mut self, ctx: &mut BrokerCtx<'_>) {
         let ready: Vec<u64> = self
             .pending_fetches
             .iter()
-            .filter(|(_, p)| {
-                let (bytes, now) = self.fetchable(&p.request);
-                now || bytes >= p.request.min_bytes.max(1)
-            })
+            .filter(|(_, p)| self.fetchable(&p.request))
             .map(|(id, _)| *id)
             .collect();
         for id in ready {

@@ -103,6 +103,23 @@ impl PartitionLog {
         out
     }
 
+    /// The size of what [`PartitionLog::read`] would return for the same arguments, without
+    /// copying the records.
+    pub fn readable_bytes(&self, from: Offset, until: Offset, max_bytes: u64) -> u64 {
+        let (mut bytes, mut any) = (0, false);
+        let start = self.batches.partition_point(|b| b.next_offset() <= from);
+        for batch in &self.batches[start..] {
+            if batch.base_offset >= until || (bytes >= max_bytes && any) {
+                break;
+            }
+            for (_, r) in batch.offsets().filter(|(o, _)| *o >= from && *o < until) {
+                bytes += u64::from(r.size);
+                any = true;
+            }
+        }
+        bytes
+    }
+
     /// The record at `offset`, if the log holds it.
     pub fn record_at(&self, offset: Offset) -> Option<(&RecordBatch, &Record)> {
         let i = self.batches.partition_point(|b| b.next_offset() <= offset);
@@ -211,6 +228,28 @@ mod tests {
         assert_eq!(log.log_end_offset(), Offset(5));
         assert_eq!(log.record_at(Offset(4)).unwrap().1.id, RecordId { producer: 1, seq: 1 });
         assert!(log.record_at(Offset(5)).is_none());
+    }
+
+    #[test]
+    fn readable_bytes_is_the_size_of_what_read_returns() {
+        let mut log = PartitionLog::default();
+        for (producer, n) in [(0, 3), (1, 1), (2, 4), (3, 2)] {
+            let mut batch = recs(producer, n);
+            batch.iter_mut().enumerate().for_each(|(i, r)| r.size = 1 + 7 * (producer + i as u32));
+            log.append(batch, LeaderEpoch(0), 0, None);
+        }
+        let mut nonzero = 0;
+        for from in 0..=11 {
+            for until in from..=11 {
+                for max_bytes in [0, 1, 8, 20, 40, u64::MAX] {
+                    let (from, until) = (Offset(from), Offset(until));
+                    let read: u64 = log.read(from, until, max_bytes).iter().map(RecordBatch::size_bytes).sum();
+                    assert_eq!(log.readable_bytes(from, until, max_bytes), read, "{from:?}..{until:?} max {max_bytes}");
+                    nonzero += usize::from(read > 0);
+                }
+            }
+        }
+        assert!(nonzero > 100, "the cases read something: {nonzero}");
     }
 
     #[test]

@@ -125,16 +125,22 @@ impl Broker {
     /// After a partition's log, HW or ISR moved: advance the leader's HW, answer delayed produces
     /// and fetches.
     pub(crate) fn partition_progressed(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
-        let me = self.id();
-        let allow = self.bugs().kafka_15583;
-        if let Some(part) = self.partitions.get_mut(tp) {
-            if part.is_leader(me) && part.maybe_advance_leader_hw(me, allow) {
-                let hw = part.log.high_watermark();
-                ctx.explain(|| format!("high watermark of {tp} advanced to {hw}"));
-            }
-        }
+        self.maybe_advance_hw(ctx, tp);
         self.try_complete_produces(ctx);
         self.try_complete_fetches(ctx);
+    }
+
+    /// Advances the leader's high watermark of `tp` as far as its ISR allows; true when it moved.
+    pub(crate) fn maybe_advance_hw(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) -> bool {
+        let me = self.id();
+        let allow = self.bugs().kafka_15583;
+        let Some(part) = self.partitions.get_mut(tp) else { return false };
+        if part.is_leader(me) && part.maybe_advance_leader_hw(me, allow) {
+            let hw = part.log.high_watermark();
+            ctx.explain(|| format!("high watermark of {tp} advanced to {hw}"));
+            return true;
+        }
+        false
     }
 
     pub(crate) fn try_complete_produces(&mut self, ctx: &mut BrokerCtx<'_>) {
