@@ -23,7 +23,7 @@ pub const NAME: &str = "committed-offset-durable";
 /// Whether KIP-211 documents the expiry of a group's offset of `tp`: the group had no members, or
 /// none of them subscribed to `tp`'s topic.
 pub(crate) fn documented_expiry(members: usize, subscribed: &[String], tp: &TopicPartition) -> bool {
-    members == 0 || !subscribed.contains(&tp.topic)
+    members == 0 || !subscribed.iter().any(|t| *t == tp.topic)
 }
 
 pub fn check(input: &CheckInput<'_>) -> Vec<Violation> {

@@ -387,7 +387,7 @@ fn at_least_once(input: &CheckInput<'_>) -> Vec<Violation> {
         match &h.obs {
             Observation::PositionSet { partition, offset, .. } => {
                 first_start.entry((group.clone(), partition.clone())).or_insert(*offset);
-                topic_start.entry((group.clone(), partition.topic.clone())).or_insert(h.seq);
+                topic_start.entry((group.clone(), partition.topic.to_string())).or_insert(h.seq);
             }
             Observation::Polled { partition, records, .. } => {
                 delivered.entry((group.clone(), partition.clone())).or_default().extend(records.iter().copied());
@@ -398,7 +398,7 @@ fn at_least_once(input: &CheckInput<'_>) -> Vec<Violation> {
     let mut out = Vec::new();
     for ((group, tp), start) in &first_start {
         let Some(log) = input.final_logs.get(tp) else { continue };
-        let since = topic_start[&(group.clone(), tp.topic.clone())];
+        let since = topic_start[&(group.clone(), tp.topic.to_string())];
         let got = delivered.get(&(group.clone(), tp.clone()));
         let missing: Vec<(Offset, RecordId)> = log
             .records

@@ -316,7 +316,7 @@ fn controller_leader(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPartitio
 fn partition_counts(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<String, i32> {
     with_controller_image(world, roles, |image| {
         image.partitions.keys().fold(BTreeMap::new(), |mut m, tp| {
-            *m.entry(tp.topic.clone()).or_insert(0) += 1;
+            *m.entry(tp.topic.to_string()).or_insert(0) += 1;
             m
         })
     })

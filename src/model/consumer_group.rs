@@ -377,7 +377,7 @@ impl Consumer {
             .map(|(id, s)| MemberSubscription {
                 member_id: id.clone(),
                 topics: s.topics.clone(),
-                owned: s.owned_partitions.iter().map(|tp| (tp.topic.clone(), tp.partition)).collect(),
+                owned: s.owned_partitions.iter().map(|tp| (tp.topic.to_string(), tp.partition)).collect(),
                 generation: s.generation_id,
             })
             .collect();
@@ -639,7 +639,7 @@ impl Consumer {
             }
             // Cooperative: the partitions stay, but those of topics no longer subscribed to.
             Rejoin::Rebalance if cooperative => {
-                let dropped: Vec<TopicPartition> = partitions.iter().filter(|tp| !self.subscription.contains(&tp.topic)).cloned().collect();
+                let dropped: Vec<TopicPartition> = partitions.iter().filter(|tp| !self.subscription.iter().any(|t| *t == tp.topic)).cloned().collect();
                 if !dropped.is_empty() {
                     self.member().assignment.retain(|tp| !dropped.contains(tp));
                     ctx.observe(Observation::Revoked { group, generation, partitions: dropped.clone(), lost: false });

@@ -74,7 +74,7 @@ impl Group {
         let expired: Vec<(TopicPartition, Offset)> = self
             .offsets
             .iter()
-            .filter(|(tp, _)| !subscribed.contains(&tp.topic) && !pending.contains(*tp))
+            .filter(|(tp, _)| !subscribed.contains(tp.topic.as_str()) && !pending.contains(*tp))
             .filter(|(tp, _)| {
                 let committed = self.commit_timestamps_ms.get(*tp).copied().unwrap_or(0);
                 let base = if since == Since::StateChange { self.state_since_ms.unwrap_or(committed) } else { committed };
