@@ -337,18 +337,21 @@ fn leader_high_watermark(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPart
 /// controller names (read from its disk as it would recover if it is down); for a partition
 /// without a leader, the replica with the highest HW.
 fn final_logs(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<TopicPartition, FinalLog> {
-    let brokers: Vec<(BrokerId, KafkaNode)> = roles
+    // A live broker is read where it stands; a down one as it would recover from its disk.
+    let brokers: Vec<(BrokerId, std::borrow::Cow<'_, KafkaNode>)> = roles
         .layout
         .brokers
         .iter()
-        .map(|(b, node)| (*b, world.actor(*node).cloned().unwrap_or_else(|| world.recovered(*node))))
+        .map(|(b, node)| {
+            (*b, world.actor(*node).map_or_else(|| std::borrow::Cow::Owned(world.recovered(*node)), std::borrow::Cow::Borrowed))
+        })
         .collect();
     let mut out = BTreeMap::new();
     let counts = partition_counts(world, roles);
     for topic in &roles.layout.topics {
         for p in 0..counts.get(&topic.name).copied().unwrap_or(topic.partitions) {
             let tp = TopicPartition::new(topic.name.clone(), p);
-            let replicas = brokers.iter().filter_map(|(b, n)| match n {
+            let replicas = brokers.iter().filter_map(|(b, n)| match &**n {
                 KafkaNode::Broker(broker) => broker.partitions.get(&tp).map(|part| (*b, part)),
                 _ => None,
             });

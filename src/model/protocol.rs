@@ -159,7 +159,7 @@ pub struct Record {
     pub size: u32,
     /// What an internal record says (a `__consumer_offsets` record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Box<RecordValue>>,
+    pub value: Option<std::sync::Arc<RecordValue>>,
 }
 
 /// The records of `__consumer_offsets`.

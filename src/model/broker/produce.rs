@@ -275,7 +275,7 @@ impl Broker {
             .into_iter()
             .map(|value| {
                 let seq = self.next_id() as u32;
-                Record { id: crate::model::ids::RecordId { producer, seq }, key: Some(group.to_string()), size: 64, value: Some(Box::new(value)) }
+                Record { id: crate::model::ids::RecordId { producer, seq }, key: Some(group.to_string()), size: 64, value: Some(std::sync::Arc::new(value)) }
             })
             .collect();
         let (resp, need) = self.append_as_leader(ctx, &tp, records, None, Acks::All);
