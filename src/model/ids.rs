@@ -89,21 +89,45 @@ impl std::borrow::Borrow<str> for Topic {
     }
 }
 
+impl Topic {
+    /// The thread's shared copy of `name`, so that equal names are usually the same pointer and
+    /// compare without reading the bytes. Only the first [`Topic::SHARED`] names are kept; which
+    /// copy a name gets never changes how it compares, orders or hashes.
+    fn shared(name: &str) -> Topic {
+        thread_local! {
+            static NAMES: std::cell::RefCell<Vec<Arc<str>>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        NAMES.with(|names| {
+            let mut names = names.borrow_mut();
+            if let Some(known) = names.iter().find(|n| ***n == *name) {
+                return Topic(known.clone());
+            }
+            let new: Arc<str> = Arc::from(name);
+            if names.len() < Topic::SHARED {
+                names.push(new.clone());
+            }
+            Topic(new)
+        })
+    }
+
+    const SHARED: usize = 64;
+}
+
 impl From<&str> for Topic {
     fn from(name: &str) -> Self {
-        Topic(Arc::from(name))
+        Topic::shared(name)
     }
 }
 
 impl From<String> for Topic {
     fn from(name: String) -> Self {
-        Topic(Arc::from(name))
+        Topic::shared(&name)
     }
 }
 
 impl From<&String> for Topic {
     fn from(name: &String) -> Self {
-        Topic(Arc::from(name.as_str()))
+        Topic::shared(name)
     }
 }
 

@@ -11,7 +11,7 @@
 //!   and may advance the HW.
 
 use super::{Broker, BrokerCtx, BrokerTimer};
-use crate::model::ids::{BrokerId, LeaderEpoch, NodeId, Offset};
+use crate::model::ids::{BrokerId, LeaderEpoch, NodeId, Offset, TopicPartition};
 use crate::model::node::NodeTimer;
 use crate::model::protocol::*;
 use crate::model::time::SimDuration;
@@ -75,7 +75,7 @@ impl Broker {
             // As Kafka's Partition.updateFollowerFetchState, delayed requests are tried only then.
             if self.maybe_advance_hw(ctx, &tp) {
                 self.try_complete_produces(ctx);
-                self.try_complete_fetches(ctx);
+                self.try_complete_fetches_on(ctx, Some(&tp));
             }
         }
     }
@@ -109,9 +109,16 @@ impl Broker {
     }
 
     pub(crate) fn try_complete_fetches(&mut self, ctx: &mut BrokerCtx<'_>) {
+        self.try_complete_fetches_on(ctx, None);
+    }
+
+    /// Answers the delayed fetches that can be answered now, of those that read `on` (all of them
+    /// when `None`).
+    pub(crate) fn try_complete_fetches_on(&mut self, ctx: &mut BrokerCtx<'_>, on: Option<&TopicPartition>) {
         let ready: Vec<u64> = self
             .pending_fetches
             .iter()
+            .filter(|(_, p)| on.is_none_or(|tp| p.request.partitions.iter().any(|fp| fp.partition == *tp)))
             .filter(|(_, p)| self.fetchable(&p.request))
             .map(|(id, _)| *id)
             .collect();

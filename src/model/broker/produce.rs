@@ -56,8 +56,12 @@ impl Broker {
             self.pending_produces.insert(id, PendingProduce { from, correlation_id: req.correlation_id, acks: req.acks, parts, purpose: Purpose::Produce });
             ctx.set_timer(NodeTimer::Broker(BrokerTimer::ProduceExpiry(id)), SimDuration::from_millis(req.timeout_ms));
         }
+        // Every partition was appended before any is looked at, so a delayed fetch on a later
+        // partition may already be answerable when the first one progresses: try them all.
         for tp in appended {
-            self.partition_progressed(ctx, &tp);
+            self.maybe_advance_hw(ctx, &tp);
+            self.try_complete_produces(ctx);
+            self.try_complete_fetches(ctx);
         }
         self.try_complete_produces(ctx);
     }
@@ -127,7 +131,8 @@ impl Broker {
     pub(crate) fn partition_progressed(&mut self, ctx: &mut BrokerCtx<'_>, tp: &TopicPartition) {
         self.maybe_advance_hw(ctx, tp);
         self.try_complete_produces(ctx);
-        self.try_complete_fetches(ctx);
+        // Only a delayed fetch that reads `tp` can be waiting for it (the purgatory's key).
+        self.try_complete_fetches_on(ctx, Some(tp));
     }
 
     /// Advances the leader's high watermark of `tp` as far as its ISR allows; true when it moved.
