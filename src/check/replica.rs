@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::Violation;
 use crate::engine::HistoryEntry;
+use crate::model::broker::Touched;
 use crate::model::{BrokerId, KafkaNode, LeaderEpoch, NodeId, Observation, Offset, RecordId, TopicPartition};
 
 #[derive(Default)]
@@ -61,42 +62,35 @@ impl ReplicaInvariants {
             self.lives.insert(me, broker.broker_epoch);
             self.replicas.remove(&me);
         }
+        // Only a replica the step may have changed can break an invariant: one left alone has the
+        // HW, epoch, leadership and log it had when it was last looked at.
+        let touched = broker.partitions.take_touched();
         let mut found: Vec<(&'static str, &TopicPartition, String)> = Vec::new();
         let replicas = self.replicas.entry(me).or_default();
-        let aligned = replicas.len() == broker.partitions.len() && replicas.iter().zip(broker.partitions.keys()).all(|((a, _), b)| a.partition == b.partition && a.topic == b.topic);
-        if !aligned {
-            // A partition was added: line the seen replicas up with the broker's map again.
-            let mut old: BTreeMap<TopicPartition, Seen> = std::mem::take(replicas).into_iter().collect();
-            replicas.extend(broker.partitions.keys().map(|tp| (tp.clone(), old.remove(tp).unwrap_or_default())));
-        }
-        for ((tp, part), (_, seen)) in broker.partitions.iter().zip(replicas.iter_mut()) {
-            let hw = part.log.high_watermark();
-            if let Some(prev) = seen.hw.replace(hw) {
-                if hw < prev {
-                    found.push(("hw-monotonic", tp, format!("{tp}: the high watermark on {node_name} went back from {prev} to {hw}")));
+        // Only an added partition (which touches all) or a new life (which starts over) can
+        // unalign the two; the walk that proves it is needed only when all were touched.
+        let aligned = replicas.len() == broker.partitions.len()
+            && (matches!(touched, Touched::Some(_)) || replicas.iter().zip(broker.partitions.keys()).all(|((a, _), b)| a == b));
+        let mut looked = Looked { me, node_name, leaders: &mut self.leaders, committed: &mut self.committed, found: &mut found };
+        match touched {
+            Touched::Some(mut list) if aligned => {
+                list.sort_unstable();
+                list.dedup();
+                for tp in &list {
+                    let i = replicas.binary_search_by(|(t, _)| t.cmp(tp)).expect("aligned with the broker's map");
+                    let (tp, part) = broker.partitions.get_key_value(tp).expect("aligned with the broker's map");
+                    looked.replica(tp, part, &mut replicas[i].1);
                 }
             }
-            if let Some(state) = &part.state {
-                let epoch = state.leader_epoch;
-                if let Some(prev) = seen.epoch.replace(epoch) {
-                    if epoch < prev {
-                        found.push(("epoch-monotonic", tp, format!("{tp}: the leader epoch on {node_name} went back from {prev} to {epoch}")));
-                    }
+            _ => {
+                if !aligned {
+                    // A partition was added: line the seen replicas up with the broker's map again.
+                    let mut old: BTreeMap<TopicPartition, Seen> = std::mem::take(replicas).into_iter().collect();
+                    replicas.extend(broker.partitions.keys().map(|tp| (tp.clone(), old.remove(tp).unwrap_or_default())));
                 }
-                if part.is_leader(me) && seen.led != Some(epoch) {
-                    seen.led = Some(epoch);
-                    if !self.leaders.contains_key(tp) {
-                        self.leaders.insert(tp.clone(), BTreeMap::new());
-                    }
-                    let by_epoch = self.leaders.get_mut(tp).expect("just inserted");
-                    let claimed = *by_epoch.entry(epoch).or_insert(me);
-                    if claimed != me {
-                        found.push(("single-leader", tp, format!("{tp}: both {claimed} and {me} led in leader epoch {epoch}")));
-                    }
+                for ((tp, part), (_, seen)) in broker.partitions.iter().zip(replicas.iter_mut()) {
+                    looked.replica(tp, part, seen);
                 }
-            }
-            if let Some(summary) = match_logs(&mut self.committed, seen, me, tp, part, node_name) {
-                found.push(("log-matching", tp, summary));
             }
         }
         for (kind, tp, summary) in found {
@@ -112,6 +106,50 @@ impl ReplicaInvariants {
 
     pub fn into_violations(self) -> Vec<Violation> {
         self.violations
+    }
+}
+
+/// One look at a broker's replicas after a step: what it found so far.
+struct Looked<'a, 'b> {
+    me: BrokerId,
+    node_name: &'a str,
+    leaders: &'a mut BTreeMap<TopicPartition, BTreeMap<LeaderEpoch, BrokerId>>,
+    committed: &'a mut BTreeMap<TopicPartition, BTreeMap<Offset, (RecordId, BrokerId)>>,
+    found: &'a mut Vec<(&'static str, &'b TopicPartition, String)>,
+}
+
+impl<'b> Looked<'_, 'b> {
+    /// Checks one replica against what was last seen of it.
+    fn replica(&mut self, tp: &'b TopicPartition, part: &crate::model::broker::Partition, seen: &mut Seen) {
+        let (me, node_name) = (self.me, self.node_name);
+        let hw = part.log.high_watermark();
+        if let Some(prev) = seen.hw.replace(hw) {
+            if hw < prev {
+                self.found.push(("hw-monotonic", tp, format!("{tp}: the high watermark on {node_name} went back from {prev} to {hw}")));
+            }
+        }
+        if let Some(state) = &part.state {
+            let epoch = state.leader_epoch;
+            if let Some(prev) = seen.epoch.replace(epoch) {
+                if epoch < prev {
+                    self.found.push(("epoch-monotonic", tp, format!("{tp}: the leader epoch on {node_name} went back from {prev} to {epoch}")));
+                }
+            }
+            if part.is_leader(me) && seen.led != Some(epoch) {
+                seen.led = Some(epoch);
+                if !self.leaders.contains_key(tp) {
+                    self.leaders.insert(tp.clone(), BTreeMap::new());
+                }
+                let by_epoch = self.leaders.get_mut(tp).expect("just inserted");
+                let claimed = *by_epoch.entry(epoch).or_insert(me);
+                if claimed != me {
+                    self.found.push(("single-leader", tp, format!("{tp}: both {claimed} and {me} led in leader epoch {epoch}")));
+                }
+            }
+        }
+        if let Some(summary) = match_logs(self.committed, seen, me, tp, part, node_name) {
+            self.found.push(("log-matching", tp, summary));
+        }
     }
 }
 

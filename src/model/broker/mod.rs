@@ -19,6 +19,7 @@ pub mod epochs;
 pub mod fetch;
 pub mod log;
 pub mod partition;
+pub mod partitions;
 pub mod produce;
 pub mod replication;
 
@@ -37,6 +38,7 @@ use super::time::SimDuration;
 pub use epochs::EpochCache;
 pub use log::PartitionLog;
 pub use partition::{Partition, RemoteReplica};
+pub use partitions::{Partitions, Touched};
 
 pub const HW_CHECKPOINT: &str = "replication-offset-checkpoint";
 
@@ -82,7 +84,7 @@ pub enum BrokerTimer {
 #[derive(Clone, Debug)]
 pub struct Broker {
     pub config: BrokerConfig,
-    pub partitions: BTreeMap<TopicPartition, Partition>,
+    pub partitions: Partitions,
     /// The latest metadata applied.
     pub metadata: MetadataImage,
     pub broker_epoch: Option<u64>,
@@ -137,7 +139,7 @@ impl Broker {
         }
         Broker {
             config,
-            partitions,
+            partitions: Partitions::from(partitions),
             metadata: MetadataImage::default(),
             broker_epoch: None,
             pending_produces: BTreeMap::new(),
