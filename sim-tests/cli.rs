@@ -1,5 +1,5 @@
-//! The sweep commands end to end: `explore` (until-failure, shards, JSON reports), `merge` and
-//! `replay`, through the real binary.
+//! The sweep commands end to end: `explore` (until-failure, shards, JSON reports), `merge`,
+//! `replay` and `bench`, through the real binary.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -91,4 +91,27 @@ fn bad_sweep_input_exits_2_and_overwrites_nothing() {
     let o = kafkasim(&["replay", FAST, "--seed", "1", "--report", existing.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not an explore report"));
+}
+
+#[test]
+fn bench_reports_speed_and_a_split_that_adds_up() {
+    let report = tmp("bench.json");
+    let out = kafkasim(&["bench", "scenarios/quickstart.toml", "--seeds", "2", "--jobs", "2", "--json", report.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("one core") && text.contains("time split engine") && text.contains("all cores  2 threads"), "{text}");
+    let r = json(&report);
+    let one = &r["one_core"];
+    assert!(one["events_per_s"].as_f64().unwrap() > 0.0 && one["virtual_s_per_wall_s"].as_f64().unwrap() > 0.0);
+    // The speed pass runs the seeds the all-cores sweep runs: 2 per thread.
+    assert!(one["seeds_per_s"].as_f64().unwrap() > 0.0 && r["all_cores"]["jobs"] == 2);
+    let shares: f64 = ["engine_share", "actors_share", "checks_share"].iter().map(|k| one[*k].as_f64().unwrap()).sum();
+    assert!((shares - 1.0).abs() < 1e-6, "the shares add up to the timed run: {shares}");
+    for k in ["engine_share", "actors_share", "checks_share"] {
+        assert!(one[k].as_f64().unwrap() > 0.0, "{k} is measured");
+    }
+    // Every handler and every per-step check was timed, and the cost of timing them was measured.
+    assert!(one["timed_spans"].as_u64().unwrap() > 1000, "{}", one["timed_spans"]);
+    assert!(one["span_ns"].as_f64().unwrap() > 0.0 && one["span_inside_ns"].as_f64().unwrap() <= one["span_ns"].as_f64().unwrap());
+    let _ = std::fs::remove_file(report);
 }

@@ -92,27 +92,41 @@ pub struct OneCore {
     pub actors_share: f64,
     pub checks_share: f64,
     /// The split comes from a second, timed pass over the same seeds, which reads the clock
-    /// twice around every handler and every per-step check: this many reads, at this cost each
-    /// (measured before the pass), are taken out of it.
-    pub clock_reads: u64,
-    pub clock_read_ns: f64,
+    /// around every handler and every per-step check: this many timed spans, each of which
+    /// costs `span_ns` of run time, `span_inside_ns` of it inside the span (measured on empty
+    /// spans before the pass), are taken out of it.
+    pub timed_spans: u64,
+    pub span_ns: f64,
+    pub span_inside_ns: f64,
 }
 
-/// What one read of the clock costs, in nanoseconds (the median of five rounds).
-fn clock_read_ns() -> f64 {
-    let mut rounds: Vec<f64> = (0..5)
-        .map(|_| {
-            let n = 200_000u32;
+/// What timing one span costs through the profiler: the run time an empty span adds, and how
+/// much of that the span itself records (the median of five rounds of empty handler spans and
+/// empty check spans each).
+fn span_cost_ns() -> (f64, f64) {
+    let mut rounds: Vec<(f64, f64)> = (0..10)
+        .map(|round| {
+            let n = 100_000u32;
+            let timing = Rc::new(RefCell::new(Timing::default()));
+            let mut clock: Box<dyn Profiler> = Box::new(Clock(timing.clone()));
             let start = Instant::now();
-            let mut last = start;
             for _ in 0..n {
-                last = std::hint::black_box(Instant::now());
+                if round % 2 == 0 {
+                    clock.actor_begin();
+                    clock.actor_end();
+                } else {
+                    clock.phase("observe");
+                    clock.phase("simulate");
+                }
             }
-            (last - start).as_secs_f64() * 1e9 / f64::from(n)
+            let whole = start.elapsed().as_secs_f64() * 1e9 / f64::from(n);
+            let t = timing.borrow();
+            let inside = (t.actors + t.observing).as_secs_f64() * 1e9 / f64::from(n);
+            (whole, inside)
         })
         .collect();
-    rounds.sort_by(f64::total_cmp);
-    rounds[2]
+    rounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rounds[5]
 }
 
 #[derive(Serialize, Default)]
@@ -149,9 +163,13 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
     }
     let mut report = BenchReport { scenario: scenario.name.clone(), seeds, all_passed: true, ..BenchReport::default() };
 
-    // One core, one seed after another, untimed inside: the speed figures.
+    // One core, one seed after another, untimed inside: the speed figures. It runs the seeds
+    // the all-cores sweep below will run (`seeds` per thread), so that the two compare the same
+    // work.
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let count = seeds * jobs as u64;
     let mut total = Duration::ZERO;
-    for seed in 1..=seeds {
+    for seed in 1..=count {
         let started = Instant::now();
         let r = run_scenario(&scenario, seed, RunOptions::default());
         let took = started.elapsed();
@@ -163,12 +181,12 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
     }
     let wall = total.as_secs_f64();
 
-    // The same seeds again, each split into engine, actors and checks by reading the clock
+    // The first `seeds` seeds again, each split into engine, actors and checks by reading the clock
     // around every handler and every per-step check. Each timed span holds about one clock read
     // (the end of the first read and the start of the second) and leaves about one outside it;
     // both are taken out, so that the timing's own cost is not booked to the engine.
-    let clock_ns = clock_read_ns();
-    let (mut timed, mut actors, mut checks, mut reads) = (0.0, 0.0, 0.0, 0u64);
+    let (span_ns, inside_ns) = span_cost_ns();
+    let (mut timed, mut actors, mut checks, mut spans_all) = (0.0, 0.0, 0.0, 0u64);
     for seed in 1..=seeds {
         let timing = Rc::new(RefCell::new(Timing::default()));
         let options = RunOptions { profiler: Some(Box::new(Clock(timing.clone()))), ..RunOptions::default() };
@@ -177,10 +195,10 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
         let ended = Instant::now();
         let t = timing.borrow();
         let spans = f64::from(t.actor_spans) + f64::from(t.observe_spans);
-        reads += 2 * (u64::from(t.actor_spans) + u64::from(t.observe_spans));
-        timed += (ended - started).as_secs_f64() - 2.0 * spans * clock_ns * 1e-9;
-        actors += t.actors.as_secs_f64() - f64::from(t.actor_spans) * clock_ns * 1e-9;
-        let observing = t.observing.as_secs_f64() - f64::from(t.observe_spans) * clock_ns * 1e-9;
+        spans_all += u64::from(t.actor_spans) + u64::from(t.observe_spans);
+        timed += (ended - started).as_secs_f64() - spans * span_ns * 1e-9;
+        actors += t.actors.as_secs_f64() - f64::from(t.actor_spans) * inside_ns * 1e-9;
+        let observing = t.observing.as_secs_f64() - f64::from(t.observe_spans) * inside_ns * 1e-9;
         checks += t.check_from.map_or(0.0, |c| (ended - c).as_secs_f64()) + observing;
     }
     let engine = (timed - actors - checks).max(0.0);
@@ -188,18 +206,17 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
         wall_s: wall,
         events_per_s: report.events as f64 / wall,
         virtual_s_per_wall_s: report.virtual_time_s / wall,
-        seeds_per_s: seeds as f64 / wall,
+        seeds_per_s: count as f64 / wall,
         engine_share: engine / timed,
         actors_share: actors / timed,
         checks_share: checks / timed,
-        clock_reads: reads,
-        clock_read_ns: clock_ns,
+        timed_spans: spans_all,
+        span_ns,
+        span_inside_ns: inside_ns,
     };
 
-    // All cores: the same number of seeds per thread, as a sweep.
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    // All cores: the same seeds as a sweep on `jobs` threads.
     let stop = AtomicBool::new(false);
-    let count = seeds * jobs as u64;
     let started = Instant::now();
     let swept = sweep(&scenario, SeedSet::new(1..1 + count), jobs, false, &stop, &|_, _| {});
     let sweep_wall = started.elapsed().as_secs_f64();
@@ -237,14 +254,24 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
 fn print_bench(r: &BenchReport) {
     let o = &r.one_core;
     println!("scenario   {} ({} seeds per core{})", r.scenario, r.seeds, if r.all_passed { ", every run as expected" } else { ", SOME RUNS NOT AS EXPECTED" });
-    println!("one core   {:.0} events/s, {:.0} virtual s per wall s, {:.2} seeds/s ({} events, {:.1} virtual s in {:.2} s)", o.events_per_s, o.virtual_s_per_wall_s, o.seeds_per_s, r.events, r.virtual_time_s, o.wall_s);
     println!(
-        "time split engine {:.0}%, actors {:.0}%, checkers {:.0}% (a second, timed pass; its {} clock reads at {:.0} ns each taken out)",
+        "one core   {:.0} events/s, {:.0} virtual s per wall s, {:.2} seeds/s ({} seeds, {} events, {:.1} virtual s in {:.2} s)",
+        o.events_per_s,
+        o.virtual_s_per_wall_s,
+        o.seeds_per_s,
+        r.seeds * r.all_cores.jobs as u64,
+        r.events,
+        r.virtual_time_s,
+        o.wall_s
+    );
+    println!(
+        "time split engine {:.0}%, actors {:.0}%, checkers {:.0}% (a second, timed pass; its {} timed spans at {:.0} ns each, {:.0} ns inside, taken out)",
         o.engine_share * 100.0,
         o.actors_share * 100.0,
         o.checks_share * 100.0,
-        o.clock_reads,
-        o.clock_read_ns
+        o.timed_spans,
+        o.span_ns,
+        o.span_inside_ns
     );
     let a = &r.all_cores;
     println!("all cores  {} threads: {:.2} seeds/s, {:.2}x one core", a.jobs, a.seeds_per_s, a.speedup);
