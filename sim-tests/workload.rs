@@ -364,3 +364,19 @@ fn a_fenced_commit_for_a_rejoin_does_not_stall_the_consumer() {
     assert!(!marks(&events, "consumer.metadata_changed").is_empty() && !marks(&events, "consumer.fenced").is_empty(), "seed 49 no longer takes that path");
     assert_eq!(report.verdict, "pass", "{:?}", report.violations);
 }
+
+/// A group that drops a topic from every member's subscription stops reading it: the records
+/// produced to it afterwards are not owed to the group, and `at-least-once` holds. What it was
+/// handed before it dropped the topic is still judged.
+#[test]
+fn a_group_that_stops_subscribing_to_a_topic_is_not_owed_its_later_records() {
+    let text = format!("{SUBSCRIBE}[[faults]]\nat = \"12s\"\naction = \"subscribe\"\nnode = \"c2\"\ntopics = [\"b\"]\n");
+    let (report, events) = run(&text);
+    assert_eq!(report.verdict, "pass", "{:?}", report.violations.first());
+    // Records of a were produced after both members dropped it (pa runs until 15 s)...
+    let acked_a_late = observed(&events, "produce_acked").iter().filter(|(t, _, o)| *t > 14.0 && partition(o).starts_with("a-")).count();
+    assert!(acked_a_late > 0, "pa still produces to a after 14 s");
+    // ...and nobody in the group was handed them.
+    let polled_a_late = observed(&events, "polled").iter().filter(|(t, _, o)| *t > 14.0 && partition(o).starts_with("a-")).count();
+    assert_eq!(polled_a_late, 0, "nobody reads a after both dropped it");
+}

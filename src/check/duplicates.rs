@@ -47,11 +47,11 @@ mod tests {
         let r = |seq| RecordId { producer: 0, seq };
         let once = FinalLog { records: [(Offset(0), r(0)), (Offset(1), r(1))].into_iter().collect(), ..Default::default() };
         let logs = BTreeMap::from([(tp.clone(), once)]);
-        let input = CheckInput { history: &[], final_logs: &logs, faults: &[], marks: &[], node_names: &[] };
+        let input = CheckInput { history: &[], final_logs: &logs, faults: &[], marks: &[], node_names: &[], subscriptions: &BTreeMap::new() };
         assert!(check(&input).is_empty());
         let twice = FinalLog { records: [(Offset(0), r(0)), (Offset(1), r(1)), (Offset(2), r(0))].into_iter().collect(), ..Default::default() };
         let logs = BTreeMap::from([(tp, twice)]);
-        let input = CheckInput { history: &[], final_logs: &logs, faults: &[], marks: &[], node_names: &[] };
+        let input = CheckInput { history: &[], final_logs: &logs, faults: &[], marks: &[], node_names: &[], subscriptions: &BTreeMap::new() };
         let v = check(&input);
         assert_eq!(v.len(), 1);
         assert!(v[0].summary.contains("1 record(s) appear more than once in t-0; the first, p0#0, at offsets 0, 2"), "{}", v[0].summary);

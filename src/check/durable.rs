@@ -95,7 +95,7 @@ mod tests {
     fn run(history: &[HistoryEntry<Observation>]) -> Vec<Violation> {
         let logs = BTreeMap::new();
         let names = vec!["b0".to_string(), "c1".to_string()];
-        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names })
+        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names, subscriptions: &BTreeMap::new() })
     }
 
     fn written(seq: u64) -> HistoryEntry<Observation> {

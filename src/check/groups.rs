@@ -14,7 +14,10 @@
 //! offset, since retention may delete records first) is owed to the group when its offset is at
 //! or above where the group first started that partition, or when its producer was acknowledged
 //! after the group first started reading the topic (a partition added later, a reset to latest
-//! after a crash: reference D-17). Every owed record was handed to some member of the group.
+//! after a crash: reference D-17). Every owed record was handed to some member of the group. A
+//! group none of whose members subscribes to a topic when the run ends (`subscribe()` dropped
+//! it) stopped reading it: it is owed that topic's records only up to the last one it was handed
+//! of each partition, so a gap before that still counts.
 //!
 //! **`cooperative-handoff`** (reference A.9, D-12). A partition changes owner only after its
 //! previous owner gave it up: when generation `g` assigns partition `p` to member X, no other
@@ -395,14 +398,21 @@ fn at_least_once(input: &CheckInput<'_>) -> Vec<Violation> {
             _ => {}
         }
     }
+    // A group none of whose members subscribes to a topic any more has stopped reading it: it is
+    // owed that topic's records only up to the last one it was handed of each partition.
+    let still_reads = |group: &str, topic: &str| {
+        node_group.iter().filter(|(_, g)| g.as_str() == group).any(|(n, _)| input.subscriptions.get(n).is_none_or(|ts| ts.iter().any(|t| t == topic)))
+    };
     let mut out = Vec::new();
     for ((group, tp), start) in &first_start {
         let Some(log) = input.final_logs.get(tp) else { continue };
         let since = topic_start[&(group.clone(), tp.topic.to_string())];
         let got = delivered.get(&(group.clone(), tp.clone()));
+        let until = if still_reads(group, &tp.topic) { None } else { Some(got.and_then(|g| g.iter().map(|(o, _)| *o).max())) };
         let missing: Vec<(Offset, RecordId)> = log
             .records
             .range(log.log_start_offset..)
+            .filter(|(o, _)| until.is_none_or(|last| last.is_some_and(|last| **o <= last)))
             .filter(|(o, r)| **o >= *start || acked_at.get(r).is_some_and(|seq| *seq > since))
             .filter(|(o, r)| !got.is_some_and(|g| g.contains(&(**o, **r))))
             .map(|(o, r)| (*o, *r))
@@ -614,7 +624,7 @@ mod tests {
     fn run(history: &[HistoryEntry<Observation>], records: &[(i64, u32)]) -> Vec<Violation> {
         let recs = records.iter().map(|(o, s)| (Offset(*o), RecordId { producer: 0, seq: *s })).collect();
         let logs = BTreeMap::from([(tp(), FinalLog { log_start_offset: Offset(0), high_watermark: Offset(records.len() as i64), records: recs })]);
-        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names() })
+        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names(), subscriptions: &BTreeMap::new() })
     }
     fn names() -> Vec<String> {
         (0..10).map(|i| format!("c{i}")).collect()
@@ -726,6 +736,27 @@ mod tests {
         assert!(v[0].summary.contains("never received 1 committed record(s) of t-0, offsets 1..=1, the first p0#1"), "{}", v[0].summary);
     }
 
+    /// A group whose members all dropped the topic is owed its records only up to the last one it
+    /// was handed; a gap before that still breaks at-least-once.
+    #[test]
+    fn a_group_that_dropped_the_topic_is_owed_records_only_up_to_where_it_stopped() {
+        let check_with = |history: &[HistoryEntry<Observation>], records: &[(i64, u32)], topics: &[&str]| {
+            let recs = records.iter().map(|(o, s)| (Offset(*o), RecordId { producer: 0, seq: *s })).collect();
+            let logs = BTreeMap::from([(tp(), FinalLog { log_start_offset: Offset(0), high_watermark: Offset(records.len() as i64), records: recs })]);
+            let subscriptions = BTreeMap::from([(NodeId(1), topics.iter().map(|t| t.to_string()).collect())]);
+            check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names(), subscriptions: &subscriptions })
+        };
+        let log = [(0, 0), (1, 1), (2, 2), (3, 3)];
+        let read_two = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), polled(3, 1, &[(0, 0), (1, 1)])];
+        assert!(check_with(&read_two, &log, &["other"]).is_empty(), "offsets 2 and 3 came after it stopped reading t");
+        let v = check_with(&read_two, &log, &["t"]);
+        assert_eq!((v.len(), v[0].kind.as_str()), (1, AT_LEAST_ONCE), "still subscribed: 2 and 3 are owed");
+        let gap = vec![assigned(1, 1, 1, "a"), start(2, 1, 0, PositionReason::Start), polled(3, 1, &[(0, 0), (2, 2)])];
+        let v = check_with(&gap, &log, &["other"]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].summary.contains("offsets 1..=1"), "the gap before where it stopped: {}", v[0].summary);
+    }
+
     /// D-17: records below where the group (re)started a partition are owed when they were
     /// acknowledged after the group began reading the topic.
     #[test]
@@ -773,10 +804,10 @@ mod tests {
         };
         let logs = BTreeMap::new();
         let once = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(4, 2, 5, 9)];
-        let input = CheckInput { history: &once, final_logs: &logs, faults: &[], marks: &[], node_names: &names() };
+        let input = CheckInput { history: &once, final_logs: &logs, faults: &[], marks: &[], node_names: &names(), subscriptions: &BTreeMap::new() };
         assert!(exactly_once(&input).is_empty());
         let twice = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(4, 2, 3, 9)];
-        let input = CheckInput { history: &twice, final_logs: &logs, faults: &[], marks: &[], node_names: &names() };
+        let input = CheckInput { history: &twice, final_logs: &logs, faults: &[], marks: &[], node_names: &names(), subscriptions: &BTreeMap::new() };
         let v = exactly_once(&input);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].summary.contains("group g: 2 record(s) of t-0 processed more than once (offsets 3..=4); the first, offset 3, by c1 and again by c2"), "{}", v[0].summary);
@@ -790,13 +821,13 @@ mod tests {
         };
         let h = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(4, 1, 5, 10), processed(5, 2, 5, 12)];
         let input_logs = BTreeMap::new();
-        let input = CheckInput { history: &h, final_logs: &input_logs, faults: &[], marks: &[], node_names: &names() };
+        let input = CheckInput { history: &h, final_logs: &input_logs, faults: &[], marks: &[], node_names: &names(), subscriptions: &BTreeMap::new() };
         let notes = zombie_processing(&input);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].summary.contains("processed 5 record(s) of t-0 (offsets 5..=9) after generation 2 gave it to"), "{}", notes[0].summary);
         assert!(notes[0].summary.contains("5 of them were processed twice"), "{}", notes[0].summary);
         let honest = vec![assigned(1, 1, 1, "a"), processed(2, 1, 0, 5), assigned(3, 2, 2, "b"), processed(5, 2, 5, 12)];
-        let input = CheckInput { history: &honest, final_logs: &input_logs, faults: &[], marks: &[], node_names: &names() };
+        let input = CheckInput { history: &honest, final_logs: &input_logs, faults: &[], marks: &[], node_names: &names(), subscriptions: &BTreeMap::new() };
         assert!(zombie_processing(&input).is_empty());
     }
 

@@ -194,7 +194,7 @@ mod tests {
     fn run(history: &[HistoryEntry<Observation>], logs: &BTreeMap<TopicPartition, FinalLog>) -> Vec<Violation> {
         let names = vec!["b0".to_string(), "p1".into(), "c1".into()];
         let faults = vec![FaultRecord { seq: 5, at: SimTime(5), label: "crash b0".into() }];
-        check(&CheckInput { history, final_logs: logs, faults: &faults, marks: &[], node_names: &names })
+        check(&CheckInput { history, final_logs: logs, faults: &faults, marks: &[], node_names: &names, subscriptions: &BTreeMap::new() })
     }
 
     #[test]

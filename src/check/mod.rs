@@ -55,6 +55,10 @@ pub struct CheckInput<'a> {
     /// the truncation or election behind a violation.
     pub marks: &'a [(u64, NodeId, &'static str)],
     pub node_names: &'a [String],
+    /// The topics each group member subscribes to when the run ends (a member that is down: the
+    /// topics it subscribes to when it comes back). A node missing here counts as subscribing to
+    /// every topic.
+    pub subscriptions: &'a BTreeMap<NodeId, Vec<String>>,
 }
 
 impl CheckInput<'_> {

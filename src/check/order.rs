@@ -83,7 +83,7 @@ mod tests {
     fn run(records: &[RecordId], judged: &[u32]) -> Vec<Violation> {
         let log = FinalLog { records: records.iter().enumerate().map(|(i, r)| (Offset(i as i64), *r)).collect(), ..Default::default() };
         let logs = BTreeMap::from([(TopicPartition::new("payments", 0), log)]);
-        let input = CheckInput { history: &[], final_logs: &logs, faults: &[], marks: &[], node_names: &[] };
+        let input = CheckInput { history: &[], final_logs: &logs, faults: &[], marks: &[], node_names: &[], subscriptions: &BTreeMap::new() };
         check(&input, &judged.iter().copied().collect())
     }
 

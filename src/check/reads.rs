@@ -92,7 +92,7 @@ mod tests {
         };
         let logs: BTreeMap<TopicPartition, FinalLog> = [(tp(), log)].into_iter().collect();
         let names = vec!["b0".to_string(), "c1".to_string()];
-        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names })
+        check(&CheckInput { history, final_logs: &logs, faults: &[], marks: &[], node_names: &names, subscriptions: &BTreeMap::new() })
     }
 
     #[test]

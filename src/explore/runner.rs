@@ -131,7 +131,8 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let final_logs = final_logs(&world, &roles);
     let faults: Vec<FaultRecord> =
         world.faults().iter().map(|(seq, at, label)| FaultRecord { seq: *seq, at: *at, label: label.clone() }).collect();
-    let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, marks: world.mark_log(), node_names: &names };
+    let subscriptions = final_subscriptions(&world, &roles);
+    let input = CheckInput { history: world.history(), final_logs: &final_logs, faults: &faults, marks: world.mark_log(), node_names: &names, subscriptions: &subscriptions };
     let mut violations = invariants.into_violations();
     violations.extend(check_all(&input));
     violations.extend(crate::check::order::check(&input, &scenario.order_judged_producers()));
@@ -164,6 +165,28 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let end = serde_json::to_value(end).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let hashes = world.event_hashes().map(<[u64]>::to_vec).unwrap_or_default();
     (verdict, end, violations, format_digest(world.digest()), stats, marks, hashes)
+}
+
+/// What each group member subscribes to when the run ends: a live one's `subscribe()` as it stands,
+/// a down one's as it comes back (its configured topics).
+fn final_subscriptions(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<crate::model::NodeId, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for &c in &roles.consumers {
+        let recovered;
+        let node = match world.actor(c) {
+            Some(node) => node,
+            None => {
+                recovered = world.recovered(c);
+                &recovered
+            }
+        };
+        if let KafkaNode::Consumer(consumer) = node {
+            if consumer.config.group.is_some() && consumer.config.partitions.is_none() {
+                out.insert(c, consumer.subscription.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The workload is done when every producer has the final outcome of every record and every
