@@ -139,8 +139,9 @@ pub enum Command {
     /// Measure speed and memory on a benchmark scenario (default scenarios/bench/steady-cluster.toml).
     Bench {
         scenario: Option<PathBuf>,
-        /// Seeds per core.
-        #[arg(long, default_value_t = 3)]
+        /// Seeds per core (fewer finish sooner, but a pass of about a second makes the ratios
+        /// vary by ±15% on a shared machine).
+        #[arg(long, default_value_t = 16)]
         seeds: u64,
         /// Threads for the all-cores figure (default: every core).
         #[arg(long)]
