@@ -55,3 +55,16 @@ fn the_quickstart_digest_is_pinned() {
     let r = run_scenario(&quickstart(), 7, RunOptions::default());
     assert_eq!(r.digest, "bb1b92ce4a2b199b");
 }
+
+/// A topic's name is held as a shared `Topic`; it hashes exactly as the `String` it replaced, so
+/// that no digest depends on how a name is held.
+#[test]
+fn a_topic_hashes_as_its_name_did() {
+    use kafkasim::engine::digest::stable_hash;
+    use kafkasim::model::ids::Topic;
+    use kafkasim::model::TopicPartition;
+    for name in ["orders", "", "__consumer_offsets", "a-much-longer-topic-name"] {
+        assert_eq!(stable_hash(&Topic::from(name)), stable_hash(&name.to_string()), "{name:?}");
+    }
+    assert_eq!(stable_hash(&TopicPartition::new("orders", 3)), stable_hash(&("orders".to_string(), 3i32)));
+}
