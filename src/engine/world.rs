@@ -138,7 +138,7 @@ struct Node<A: Actor> {
 
 enum Ev<A: Actor> {
     /// `digest`: the message's stable hash, taken once when it was sent.
-    Deliver { from: NodeId, to: NodeId, conn: u64, msg: A::Msg, digest: u64 },
+    Deliver { from: NodeId, to: NodeId, conn: u64, msg: Box<A::Msg>, digest: u64 },
     Timer { node: NodeId, incarnation: u32, token: u64, timer: A::Timer },
     Disk { node: NodeId, incarnation: u32, sync: super::disk::SyncToken },
     Disconnect { node: NodeId, incarnation: u32, peer: NodeId },
@@ -439,7 +439,7 @@ impl<A: Actor> World<A> {
 
     fn dispatch(&mut self, ev: Ev<A>) {
         match ev {
-            Ev::Deliver { from, to, conn, msg, digest } => self.deliver(from, to, conn, msg, digest),
+            Ev::Deliver { from, to, conn, msg, digest } => self.deliver(from, to, conn, *msg, digest),
             Ev::Timer { node, incarnation, token, timer } => {
                 let n = &mut self.nodes[node.0 as usize];
                 if n.incarnation != incarnation || n.timers.get(&timer) != Some(&token) {
@@ -632,9 +632,9 @@ impl<A: Actor> World<A> {
         match outcome {
             SendOutcome::Deliver { arrivals, conn } => {
                 if let Some(&dup) = arrivals.get(1) {
-                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: msg.clone(), digest });
+                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: Box::new(msg.clone()), digest });
                 }
-                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg, digest });
+                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg: Box::new(msg), digest });
             }
             SendOutcome::Held { conn } => self.net.hold(from, to, conn, (msg, digest)),
             SendOutcome::Dropped(DropReason::NodeDown) => {
@@ -705,7 +705,7 @@ impl<A: Actor> World<A> {
                 self.heal();
                 self.net.clear_slow();
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
-                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload.0, digest: r.payload.1 });
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: Box::new(r.payload.0), digest: r.payload.1 });
                 }
                 let ids: Vec<NodeId> = self.node_ids().collect();
                 for n in ids {
@@ -723,7 +723,7 @@ impl<A: Actor> World<A> {
             }
             Control::UnclogAll => {
                 for r in self.net.unclog_all(self.now, self.chooser.as_mut()) {
-                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: r.payload.0, digest: r.payload.1 });
+                    self.queue.push(r.at, Ev::Deliver { from: r.from, to: r.to, conn: r.conn, msg: Box::new(r.payload.0), digest: r.payload.1 });
                 }
             }
             Control::BreakConnection(a, b) => {
