@@ -172,15 +172,7 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
 fn final_subscriptions(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<crate::model::NodeId, Vec<String>> {
     let mut out = BTreeMap::new();
     for &c in &roles.consumers {
-        let recovered;
-        let node = match world.actor(c) {
-            Some(node) => node,
-            None => {
-                recovered = world.recovered(c);
-                &recovered
-            }
-        };
-        if let KafkaNode::Consumer(consumer) = node {
+        if let KafkaNode::Consumer(consumer) = &*as_it_stands(world, c) {
             if consumer.config.group.is_some() && consumer.config.partitions.is_none() {
                 out.insert(c, consumer.subscription.clone());
             }
@@ -318,14 +310,16 @@ fn acked_in_limbo(world: &World<KafkaNode>, roles: &Roles) -> bool {
     })
 }
 
+/// A node as it stands: a live one where it is, a down one as it would recover from its disk.
+fn as_it_stands(world: &World<KafkaNode>, node: crate::model::NodeId) -> std::borrow::Cow<'_, KafkaNode> {
+    world.actor(node).map_or_else(|| std::borrow::Cow::Owned(world.recovered(node)), std::borrow::Cow::Borrowed)
+}
+
 /// `f` of the controller's metadata image (live, or as it would recover).
 fn with_controller_image<R>(world: &World<KafkaNode>, roles: &Roles, f: impl FnOnce(&crate::model::metadata::MetadataImage) -> R) -> Option<R> {
-    match world.actor(roles.controller) {
-        Some(KafkaNode::Controller(c)) => Some(f(&c.image)),
-        _ => match world.recovered(roles.controller) {
-            KafkaNode::Controller(c) => Some(f(&c.image)),
-            _ => None,
-        },
+    match &*as_it_stands(world, roles.controller) {
+        KafkaNode::Controller(c) => Some(f(&c.image)),
+        _ => None,
     }
 }
 
@@ -360,15 +354,7 @@ fn leader_high_watermark(world: &World<KafkaNode>, roles: &Roles, tp: &TopicPart
 /// controller names (read from its disk as it would recover if it is down); for a partition
 /// without a leader, the replica with the highest HW.
 fn final_logs(world: &World<KafkaNode>, roles: &Roles) -> BTreeMap<TopicPartition, FinalLog> {
-    // A live broker is read where it stands; a down one as it would recover from its disk.
-    let brokers: Vec<(BrokerId, std::borrow::Cow<'_, KafkaNode>)> = roles
-        .layout
-        .brokers
-        .iter()
-        .map(|(b, node)| {
-            (*b, world.actor(*node).map_or_else(|| std::borrow::Cow::Owned(world.recovered(*node)), std::borrow::Cow::Borrowed))
-        })
-        .collect();
+    let brokers: Vec<(BrokerId, std::borrow::Cow<'_, KafkaNode>)> = roles.layout.brokers.iter().map(|(b, node)| (*b, as_it_stands(world, *node))).collect();
     let mut out = BTreeMap::new();
     let counts = partition_counts(world, roles);
     for topic in &roles.layout.topics {
