@@ -101,8 +101,8 @@ pub struct OneCore {
 }
 
 /// What timing one span costs through the profiler: the run time an empty span adds, and how
-/// much of that the span itself records (the median of five rounds of empty handler spans and
-/// empty check spans each).
+/// much of that the span itself records (the median of ten rounds: five of empty handler spans,
+/// five of empty check spans).
 fn span_cost_ns() -> (f64, f64) {
     let mut rounds: Vec<(f64, f64)> = (0..10)
         .map(|round| {
@@ -182,9 +182,9 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
     let wall = total.as_secs_f64();
 
     // The first `seeds` seeds again, each split into engine, actors and checks by reading the clock
-    // around every handler and every per-step check. Each timed span holds about one clock read
-    // (the end of the first read and the start of the second) and leaves about one outside it;
-    // both are taken out, so that the timing's own cost is not booked to the engine.
+    // around every handler and every per-step check. What timing a span costs, inside it and in
+    // all, is measured on empty spans first and taken out, so that it is not booked to the engine
+    // or to the spans.
     let (span_ns, inside_ns) = span_cost_ns();
     let (mut timed, mut actors, mut checks, mut spans_all) = (0.0, 0.0, 0.0, 0u64);
     for seed in 1..=seeds {
