@@ -66,8 +66,9 @@ pub enum DropReason {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// Deliver at each time (two when duplicated), tagged with the connection generation.
-    Deliver { arrivals: Vec<SimTime>, conn: u64 },
+    /// Deliver at `at` (and again at `dup_at` when duplicated), tagged with the connection
+    /// generation.
+    Deliver { at: SimTime, dup_at: Option<SimTime>, conn: u64 },
     /// The link is clogged: the caller hands the message to [`Network::hold`].
     Held { conn: u64 },
     Dropped(DropReason),
@@ -122,14 +123,52 @@ pub struct Release<P> {
 
 #[derive(Clone, Debug, Default)]
 struct Link {
+    /// The link has been opened (a message went over it, or it was broken on purpose): only such
+    /// links are broken again when a node goes down.
+    present: bool,
     generation: u64,
     last_arrival: Option<SimTime>,
     used: bool,
 }
 
+/// Every directed link's state, indexed `[from][to]`: a message looks its link up in two array
+/// steps (node ids are dense), and iterating visits links in `(from, to)` order.
+#[derive(Default)]
+struct Links {
+    rows: Vec<Vec<Link>>,
+}
+
+impl Links {
+    fn get(&self, from: NodeId, to: NodeId) -> Option<&Link> {
+        self.rows.get(from.0 as usize).and_then(|r| r.get(to.0 as usize)).filter(|l| l.present)
+    }
+
+    /// The link, opened if it was not.
+    fn open(&mut self, from: NodeId, to: NodeId) -> &mut Link {
+        let (f, t) = (from.0 as usize, to.0 as usize);
+        if self.rows.len() <= f {
+            self.rows.resize_with(f + 1, Vec::new);
+        }
+        let row = &mut self.rows[f];
+        if row.len() <= t {
+            row.resize_with(t + 1, Link::default);
+        }
+        let link = &mut row[t];
+        link.present = true;
+        link
+    }
+
+    /// Every opened link, in `(from, to)` order.
+    fn iter_mut(&mut self) -> impl Iterator<Item = ((NodeId, NodeId), &mut Link)> {
+        self.rows.iter_mut().enumerate().flat_map(|(f, row)| {
+            row.iter_mut().enumerate().filter(|(_, l)| l.present).map(move |(t, l)| ((NodeId(f as u32), NodeId(t as u32)), l))
+        })
+    }
+}
+
 pub struct Network<P> {
     config: NetConfig,
-    links: BTreeMap<(NodeId, NodeId), Link>,
+    links: Links,
     blocked: BTreeSet<(NodeId, NodeId)>,
     /// Links on which a partition dropped a message: reset when the partition heals.
     lossy: BTreeSet<(NodeId, NodeId)>,
@@ -146,7 +185,7 @@ impl<P> Network<P> {
     pub fn new(config: NetConfig) -> Self {
         Network {
             config,
-            links: BTreeMap::new(),
+            links: Links::default(),
             blocked: BTreeSet::new(),
             lossy: BTreeSet::new(),
             clogged: BTreeSet::new(),
@@ -171,7 +210,9 @@ impl<P> Network<P> {
 
     /// Decides what happens to a message of `kind` sent now.
     pub fn send(&mut self, now: SimTime, from: NodeId, to: NodeId, kind: &str, chooser: &mut dyn Chooser) -> SendOutcome {
-        self.links.entry((from, to)).or_default().used = true;
+        let link = self.links.open(from, to);
+        link.used = true;
+        let conn = link.generation;
         let mut extra = SimDuration::ZERO;
         let mut in_order = true;
         if let Some(i) = self.rules.iter().position(|r| r.matches(from, to, kind)) {
@@ -186,11 +227,10 @@ impl<P> Network<P> {
                 }
             }
         }
-        if self.blocked.contains(&(from, to)) {
+        if !self.blocked.is_empty() && self.blocked.contains(&(from, to)) {
             self.lossy.insert((from, to));
             return SendOutcome::Dropped(DropReason::Partitioned);
         }
-        let conn = self.links[&(from, to)].generation;
         // A message sent on a clogged link goes in flight like any other and is held when it
         // arrives, behind the messages sent before it: holding it at once would let it overtake
         // them (the connection's order is the order of arrivals).
@@ -198,11 +238,9 @@ impl<P> Network<P> {
         if chooser.chance(Choice::Loss { from, to }, cfg.loss) {
             return SendOutcome::Dropped(DropReason::Lost);
         }
-        let mut arrivals = vec![self.schedule(now, from, to, &cfg, extra, in_order, chooser)];
-        if chooser.chance(Choice::Duplicate { from, to }, cfg.duplicate) {
-            arrivals.push(self.schedule(now, from, to, &cfg, extra, in_order, chooser));
-        }
-        SendOutcome::Deliver { arrivals, conn }
+        let at = self.schedule(now, from, to, &cfg, extra, in_order, chooser);
+        let dup_at = chooser.chance(Choice::Duplicate { from, to }, cfg.duplicate).then(|| self.schedule(now, from, to, &cfg, extra, in_order, chooser));
+        SendOutcome::Deliver { at, dup_at, conn }
     }
 
     /// Every message to or from `node` takes `extra` longer from now on (zero: back to normal).
@@ -242,8 +280,12 @@ impl<P> Network<P> {
             Latency::Constant(d) => d,
             Latency::Uniform { min, max } => chooser.duration(Choice::Latency { from, to }, min, max),
         };
-        let spike = [from, to].iter().filter_map(|n| self.slow.get(n)).fold(SimDuration::ZERO, |a, b| a + *b);
-        let link = self.links.entry((from, to)).or_default();
+        let spike = if self.slow.is_empty() {
+            SimDuration::ZERO
+        } else {
+            [from, to].iter().filter_map(|n| self.slow.get(n)).fold(SimDuration::ZERO, |a, b| a + *b)
+        };
+        let link = self.links.open(from, to);
         let mut at = now + latency + extra + spike;
         if !in_order {
             return at;
@@ -257,15 +299,15 @@ impl<P> Network<P> {
 
     /// Decides what happens to a message arriving now.
     pub fn arrive(&mut self, from: NodeId, to: NodeId, conn: u64) -> ArriveOutcome {
-        let generation = self.links.get(&(from, to)).map_or(0, |l| l.generation);
+        let generation = self.links.get(from, to).map_or(0, |l| l.generation);
         if generation != conn {
             return ArriveOutcome::Dropped(DropReason::ConnectionBroken);
         }
-        if self.blocked.contains(&(from, to)) {
+        if !self.blocked.is_empty() && self.blocked.contains(&(from, to)) {
             self.lossy.insert((from, to));
             return ArriveOutcome::Dropped(DropReason::Partitioned);
         }
-        if self.clogged.contains(&(from, to)) {
+        if !self.clogged.is_empty() && self.clogged.contains(&(from, to)) {
             return ArriveOutcome::Held;
         }
         ArriveOutcome::Deliver
@@ -280,7 +322,7 @@ impl<P> Network<P> {
 
     /// The time of the last arrival scheduled on a link, if any.
     pub fn last_arrival(&self, from: NodeId, to: NodeId) -> Option<SimTime> {
-        self.links.get(&(from, to)).and_then(|l| l.last_arrival)
+        self.links.get(from, to).and_then(|l| l.last_arrival)
     }
 
     pub fn isolate(&mut self, node: NodeId, all: &[NodeId]) {
@@ -350,7 +392,7 @@ impl<P> Network<P> {
     fn release(&mut self, from: NodeId, to: NodeId, now: SimTime, chooser: &mut dyn Chooser) -> Vec<Release<P>> {
         let Some(queue) = self.held.remove(&(from, to)) else { return Vec::new() };
         let cfg = self.link_config(from, to).clone();
-        let generation = self.links.get(&(from, to)).map_or(0, |l| l.generation);
+        let generation = self.links.get(from, to).map_or(0, |l| l.generation);
         let mut out = Vec::new();
         for (conn, payload) in queue {
             if conn != generation {
@@ -366,7 +408,7 @@ impl<P> Network<P> {
     /// Returns the peers it had a connection with, sorted.
     pub fn break_connections(&mut self, node: NodeId) -> Vec<NodeId> {
         let mut peers = BTreeSet::new();
-        for (&(from, to), link) in self.links.iter_mut() {
+        for ((from, to), link) in self.links.iter_mut() {
             if from == node || to == node {
                 link.generation += 1;
                 link.last_arrival = None;
@@ -383,7 +425,7 @@ impl<P> Network<P> {
     /// Breaks the connection between `a` and `b`, both directions.
     pub fn break_link(&mut self, a: NodeId, b: NodeId) {
         for key in [(a, b), (b, a)] {
-            let link = self.links.entry(key).or_default();
+            let link = self.links.open(key.0, key.1);
             link.generation += 1;
             link.last_arrival = None;
             self.held.remove(&key);
@@ -394,7 +436,7 @@ impl<P> Network<P> {
     /// Returns the peers it had a connection with, sorted.
     pub fn break_incoming(&mut self, node: NodeId) -> Vec<NodeId> {
         let mut peers = BTreeSet::new();
-        for (&(from, to), link) in self.links.iter_mut() {
+        for ((from, to), link) in self.links.iter_mut() {
             if to == node {
                 link.generation += 1;
                 link.last_arrival = None;
@@ -465,7 +507,7 @@ mod tests {
 
     fn arrival(n: &mut Network<u32>, now: u64, from: NodeId, to: NodeId) -> SimTime {
         match n.send(SimTime(now), from, to, "FetchRequest", &mut Min::default()) {
-            SendOutcome::Deliver { arrivals, .. } => arrivals[0],
+            SendOutcome::Deliver { at, .. } => at,
             _ => panic!("not delivered"),
         }
     }
@@ -547,9 +589,9 @@ mod tests {
         let mut last = SimTime::ZERO;
         for i in 0..200u64 {
             let now = SimTime(i * 100); // sends faster than the latency spread
-            let SendOutcome::Deliver { arrivals, .. } = n.send(now, A, B, "FetchRequest", &mut chooser) else { panic!() };
-            assert!(arrivals[0] > last, "arrival {i} at {:?} not after {:?}", arrivals[0], last);
-            last = arrivals[0];
+            let SendOutcome::Deliver { at, .. } = n.send(now, A, B, "FetchRequest", &mut chooser) else { panic!() };
+            assert!(at > last, "arrival {i} at {:?} not after {:?}", at, last);
+            last = at;
         }
     }
 
@@ -558,7 +600,7 @@ mod tests {
         let mut n = net();
         n.add_rule(MessageRule { kind: Some("ProduceRequest".into()), from: None, to: Some(B), action: RuleAction::Delay(SimDuration::from_secs(1)), remaining: 1 });
         let at = |o: SendOutcome| match o {
-            SendOutcome::Deliver { arrivals, .. } => arrivals[0],
+            SendOutcome::Deliver { at, .. } => at,
             other => panic!("{other:?}"),
         };
         let mut c = Min::default();
@@ -641,8 +683,8 @@ mod tests {
         assert!(matches!(n.send(SimTime::ZERO, A, C, "ProduceRequest", &mut c), SendOutcome::Deliver { .. }));
         assert_eq!(c.asked, asked, "zero probabilities and constant latency ask the chooser nothing");
         n.set_link(A, D, LinkConfig { latency: Latency::Constant(SimDuration::from_millis(1)), loss: 0.0, duplicate: 1.0 });
-        let SendOutcome::Deliver { arrivals, .. } = n.send(SimTime::ZERO, A, D, "ProduceRequest", &mut c) else { panic!() };
-        assert_eq!(arrivals.len(), 2);
-        assert!(arrivals[0] < arrivals[1]);
+        let SendOutcome::Deliver { at, dup_at, .. } = n.send(SimTime::ZERO, A, D, "ProduceRequest", &mut c) else { panic!() };
+        let dup_at = dup_at.expect("duplicated");
+        assert!(at < dup_at);
     }
 }

@@ -628,18 +628,18 @@ impl<A: Actor> World<A> {
             SendOutcome::Dropped(DropReason::NodeDown)
         };
         let fate = match &outcome {
-            SendOutcome::Deliver { arrivals, .. } => SendFate::InFlight { at: arrivals[0], dup_at: arrivals.get(1).copied() },
+            SendOutcome::Deliver { at, dup_at, .. } => SendFate::InFlight { at: *at, dup_at: *dup_at },
             SendOutcome::Held { .. } => SendFate::Held,
             SendOutcome::Dropped(reason) => SendFate::Dropped { reason: *reason },
         };
         let digest = super::digest::stable_hash(&msg);
         self.record(Some(from), TraceKind::Send { to, msg: &msg, fate, digest }, "");
         match outcome {
-            SendOutcome::Deliver { arrivals, conn } => {
-                if let Some(&dup) = arrivals.get(1) {
+            SendOutcome::Deliver { at, dup_at, conn } => {
+                if let Some(dup) = dup_at {
                     self.queue.push(dup, Ev::Deliver { from, to, conn, msg: Box::new(msg.clone()), digest });
                 }
-                self.queue.push(arrivals[0], Ev::Deliver { from, to, conn, msg: Box::new(msg), digest });
+                self.queue.push(at, Ev::Deliver { from, to, conn, msg: Box::new(msg), digest });
             }
             SendOutcome::Held { conn } => self.net.hold(from, to, conn, (msg, digest)),
             SendOutcome::Dropped(DropReason::NodeDown) => {
