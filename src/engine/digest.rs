@@ -32,7 +32,7 @@ impl StableHasher {
         Self::default()
     }
 
-    #[inline]
+    #[inline(always)]
     fn word(&mut self, w: u64) {
         self.state = (self.state.rotate_left(26) ^ w).wrapping_mul(K);
     }
@@ -53,11 +53,14 @@ impl Hasher for StableHasher {
         }
         let rest = words.remainder();
         if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            // The tail's length in the top byte: "ab" and "ab\0" differ.
-            last[7] = rest.len() as u8;
-            self.word(u64::from_le_bytes(last));
+            // The tail's bytes little-endian, and its length in the top byte: "ab" and "ab\0"
+            // differ. (Shifted in byte by byte: a copy into a buffer would call memcpy for a few
+            // bytes, and topic names end in such tails.)
+            let mut last = (rest.len() as u64) << 56;
+            for (i, &b) in rest.iter().enumerate() {
+                last |= u64::from(b) << (8 * i);
+            }
+            self.word(last);
         }
     }
     fn write_u8(&mut self, i: u8) {
