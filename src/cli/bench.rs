@@ -98,6 +98,12 @@ pub struct OneCore {
     pub timed_spans: u64,
     pub span_ns: f64,
     pub span_inside_ns: f64,
+    /// The timed pass's wall time with the timing's cost taken out; for the seeds both passes
+    /// ran (all of them with `--jobs 1`) it should come close to `wall_s`, which checks the
+    /// correction.
+    pub timed_wall_s: f64,
+    /// The seeds of the timed pass.
+    pub timed_seeds: u64,
 }
 
 /// What timing one span costs through the profiler: the run time an empty span adds, and how
@@ -213,6 +219,8 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
         timed_spans: spans_all,
         span_ns,
         span_inside_ns: inside_ns,
+        timed_wall_s: timed,
+        timed_seeds: seeds,
     };
 
     // All cores: the same seeds as a sweep on `jobs` threads.

@@ -620,7 +620,7 @@ impl<A: Actor> World<A> {
         }
     }
 
-    fn send(&mut self, from: NodeId, to: NodeId, msg: A::Msg) {
+    fn send(&mut self, from: NodeId, to: NodeId, msg: Box<A::Msg>) {
         self.stats.messages_sent += 1;
         let outcome = if matches!(self.nodes[to.0 as usize].status, NodeStatus::Up | NodeStatus::Paused) {
             self.net.send(self.now, from, to, msg.kind(), self.chooser.as_mut())
@@ -632,16 +632,16 @@ impl<A: Actor> World<A> {
             SendOutcome::Held { .. } => SendFate::Held,
             SendOutcome::Dropped(reason) => SendFate::Dropped { reason: *reason },
         };
-        let digest = super::digest::stable_hash(&msg);
+        let digest = super::digest::stable_hash(&*msg);
         self.record(Some(from), TraceKind::Send { to, msg: &msg, fate, digest }, "");
         match outcome {
             SendOutcome::Deliver { at, dup_at, conn } => {
                 if let Some(dup) = dup_at {
-                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: Box::new(msg.clone()), digest });
+                    self.queue.push(dup, Ev::Deliver { from, to, conn, msg: msg.clone(), digest });
                 }
-                self.queue.push(at, Ev::Deliver { from, to, conn, msg: Box::new(msg), digest });
+                self.queue.push(at, Ev::Deliver { from, to, conn, msg, digest });
             }
-            SendOutcome::Held { conn } => self.net.hold(from, to, conn, (msg, digest)),
+            SendOutcome::Held { conn } => self.net.hold(from, to, conn, (*msg, digest)),
             SendOutcome::Dropped(DropReason::NodeDown) => {
                 // No process listens there: the connection is refused, which the sender sees one
                 // network hop later.

@@ -100,7 +100,9 @@ impl<E> DiskImage<E> {
 
 /// One effect of a handler, in the order it was produced.
 pub enum Effect<A: Actor + ?Sized> {
-    Send { to: NodeId, msg: A::Msg },
+    /// The message is boxed where it is made: it stays in that one allocation until it is
+    /// delivered, instead of being copied through the effect list into the queue.
+    Send { to: NodeId, msg: Box<A::Msg> },
     SetTimer { timer: A::Timer, after: SimDuration },
     CancelTimer { timer: A::Timer },
     Disk(DiskOp<A::Entry>),
@@ -159,7 +161,7 @@ impl<'a, A: Actor + ?Sized> Ctx<'a, A> {
         self.rng
     }
     pub fn send(&mut self, to: NodeId, msg: A::Msg) {
-        self.out.push(Effect::Send { to, msg });
+        self.out.push(Effect::Send { to, msg: Box::new(msg) });
     }
     pub fn set_timer(&mut self, timer: A::Timer, after: SimDuration) {
         self.out.push(Effect::SetTimer { timer, after });

@@ -727,7 +727,10 @@ mod tests {
         effects
             .iter()
             .filter_map(|e| match e {
-                Effect::Send { to: CLIENT, msg: Msg::ProduceResponse(r) } => Some(r),
+                Effect::Send { to: CLIENT, msg } => match &**msg {
+                    Msg::ProduceResponse(r) => Some(r),
+                    _ => None,
+                },
                 _ => None,
             })
             .collect()
@@ -769,7 +772,8 @@ mod tests {
         let mut req = follower_fetch(1, 0);
         req.partitions[0].current_leader_epoch = Some(LeaderEpoch(-1));
         let fx = step(|ctx| b.on_fetch(ctx, NodeId(1), req));
-        let Some(Effect::Send { msg: Msg::FetchResponse(r), .. }) = fx.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!() };
+        let Some(Effect::Send { msg, .. }) = fx.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!() };
+        let Msg::FetchResponse(r) = &**msg else { panic!() };
         assert_eq!(r.partitions[0].error_code, ErrorCode::FencedLeaderEpoch);
     }
 
@@ -828,7 +832,10 @@ mod tests {
         effects
             .iter()
             .filter_map(|e| match e {
-                Effect::Send { to: CLIENT, msg: Msg::FetchResponse(r) } => Some(r),
+                Effect::Send { to: CLIENT, msg } => match &**msg {
+                    Msg::FetchResponse(r) => Some(r),
+                    _ => None,
+                },
                 _ => None,
             })
             .collect()
@@ -882,7 +889,8 @@ mod tests {
             req.partitions[0].current_leader_epoch = Some(LeaderEpoch(2));
             req.partitions[0].last_fetched_epoch = Some(LeaderEpoch(1));
             let fx = step(|ctx| b.on_fetch(ctx, NodeId(1), req));
-            let Some(Effect::Send { msg: Msg::FetchResponse(r), .. }) = fx.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!() };
+            let Some(Effect::Send { msg, .. }) = fx.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!() };
+        let Msg::FetchResponse(r) = &**msg else { panic!() };
             let expected = if bug { (LeaderEpoch(-1), Offset(8)) } else { (LeaderEpoch(0), Offset(8)) };
             assert_eq!(r.partitions[0].diverging_epoch, Some(expected));
         }
@@ -906,7 +914,10 @@ mod tests {
             let corr = fx
                 .iter()
                 .find_map(|e| match e {
-                    Effect::Send { to: NodeId(1), msg: Msg::FetchRequest(r) } => Some(r.correlation_id),
+                    Effect::Send { to: NodeId(1), msg } => match &**msg {
+                        Msg::FetchRequest(r) => Some(r.correlation_id),
+                        _ => None,
+                    },
                     _ => None,
                 })
                 .expect("the new follower fetches from b1");

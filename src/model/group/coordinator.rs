@@ -723,7 +723,7 @@ mod tests {
     }
 
     fn sent(fx: &[Effect<KafkaNode>]) -> Vec<(NodeId, Msg)> {
-        fx.iter().filter_map(|e| if let Effect::Send { to, msg } = e { Some((*to, msg.clone())) } else { None }).collect()
+        fx.iter().filter_map(|e| if let Effect::Send { to, msg } = e { Some((*to, (**msg).clone())) } else { None }).collect()
     }
 
     fn join(member: &str, client: NodeId, protocols: &[&str]) -> JoinGroupRequest {
