@@ -178,6 +178,10 @@ pub struct World<A: Actor> {
     nodes: Vec<Node<A>>,
     seed: u64,
     next_timer_token: u64,
+    /// Bit `token` is set while the timer setting with that token is the latest of its timer and
+    /// neither fired nor cancelled: a queued timer that was cancelled or replaced is recognised
+    /// by one bit instead of a lookup of the timer in its node's map.
+    live_timers: Vec<u64>,
     trace_seq: u64,
     digest: StableHasher,
     sink: Option<Box<dyn TraceSink<A>>>,
@@ -198,6 +202,22 @@ pub struct World<A: Actor> {
     triggers: Vec<Trigger<A>>,
     /// Faults scheduled and not yet applied.
     controls_pending: usize,
+}
+
+fn bit(bits: &[u64], i: u64) -> bool {
+    bits.get((i / 64) as usize).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+fn set_bit(bits: &mut Vec<u64>, i: u64, on: bool) {
+    let w = (i / 64) as usize;
+    if w >= bits.len() {
+        bits.resize(w + 1, 0);
+    }
+    if on {
+        bits[w] |= 1 << (i % 64);
+    } else {
+        bits[w] &= !(1 << (i % 64));
+    }
 }
 
 type TimerMap<T> = HashMap<T, u64, BuildHasherDefault<StableHasher>>;
@@ -225,6 +245,7 @@ impl<A: Actor> World<A> {
             nodes: Vec::new(),
             seed,
             next_timer_token: 0,
+            live_timers: Vec::new(),
             trace_seq: 0,
             digest: StableHasher::new(),
             sink: None,
@@ -447,9 +468,10 @@ impl<A: Actor> World<A> {
             Ev::Deliver { from, to, conn, msg, digest } => self.deliver(from, to, conn, *msg, digest),
             Ev::Timer { node, incarnation, token, timer } => {
                 let n = &mut self.nodes[node.0 as usize];
-                if n.incarnation != incarnation || n.timers.get(&timer) != Some(&token) {
+                if n.incarnation != incarnation || !bit(&self.live_timers, token) {
                     return; // cancelled, replaced, or from an earlier life
                 }
+                set_bit(&mut self.live_timers, token, false);
                 n.timers.remove(&timer);
                 let seq = self.open_step(node, &TraceKind::Timer { timer: &timer });
                 let kept = self.sink.is_some().then(|| timer.clone());
@@ -596,13 +618,17 @@ impl<A: Actor> World<A> {
                 let token = self.next_timer_token;
                 self.next_timer_token += 1;
                 let node = &mut self.nodes[id.0 as usize];
-                node.timers.insert(timer.clone(), token);
+                if let Some(replaced) = node.timers.insert(timer.clone(), token) {
+                    set_bit(&mut self.live_timers, replaced, false);
+                }
+                set_bit(&mut self.live_timers, token, true);
                 let incarnation = node.incarnation;
                 self.record(Some(id), TraceKind::SetTimer { timer: &timer, due }, "");
                 self.queue.push(due, Ev::Timer { node: id, incarnation, token, timer });
             }
             Effect::CancelTimer { timer } => {
-                if self.nodes[id.0 as usize].timers.remove(&timer).is_some() {
+                if let Some(cancelled) = self.nodes[id.0 as usize].timers.remove(&timer) {
+                    set_bit(&mut self.live_timers, cancelled, false);
                     self.record(Some(id), TraceKind::CancelTimer { timer: &timer }, "");
                 }
             }
