@@ -11,4 +11,4 @@ pub mod world;
 
 pub use chooser::{Choice, Chooser, RandomChooser};
 pub use event::{HistoryEntry, Profiler, SendFate, TraceEvent, TraceKind, TraceSink, TRACE_SCHEMA_VERSION};
-pub use world::{Condition, Control, EngineStats, Factory, Limits, NodeStatus, RunEnd, Trigger, World};
+pub use world::{Condition, Control, EngineStats, Factory, Limits, NodeStatus, RunEnd, Spare, Trigger, World};

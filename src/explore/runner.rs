@@ -106,8 +106,15 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, options: RunOptions) -> RunR
 
 type Inner = (String, String, Vec<Violation>, String, RunStats, BTreeMap<String, u64>, Vec<u64>);
 
+thread_local! {
+    /// The buffers of this thread's previous run, reused by the next (see [`World::reuse`]): a
+    /// sweep runs seed after seed on each thread.
+    static SPARE: std::cell::RefCell<crate::engine::Spare<KafkaNode>> = std::cell::RefCell::new(crate::engine::Spare::default());
+}
+
 fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let (mut world, roles) = scenario.build(seed);
+    world.reuse(SPARE.take());
     if let Some(sink) = options.sink {
         world.set_sink(sink);
     }
@@ -164,6 +171,7 @@ fn run_inner(scenario: &Scenario, seed: u64, options: RunOptions) -> Inner {
     let marks = world.marks().iter().map(|(k, v)| (k.to_string(), *v)).collect();
     let end = serde_json::to_value(end).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let hashes = world.event_hashes().map(<[u64]>::to_vec).unwrap_or_default();
+    SPARE.set(world.spare());
     (verdict, end, violations, format_digest(world.digest()), stats, marks, hashes)
 }
 
