@@ -16,11 +16,13 @@
 //! copy, and only the entries a later truncate or rewrite would destroy are copied aside for the
 //! fsyncs still in flight.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 
 use super::chooser::{Choice, Chooser};
+use super::digest::StableHasher;
 use crate::model::{DiskImage, DiskOp, NodeId, SimDuration};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,9 +78,66 @@ struct PendingSync<E> {
     rewritten_after: bool,
 }
 
+/// A node's files: found by name through a hash map (an append names its file, and comparing
+/// names down a tree was most of an append's cost), walked in name order through a sorted list
+/// of positions, which changes only when a file is created.
+#[derive(Clone, Debug)]
+struct Files<E> {
+    /// Every file with its name, in the order they were created.
+    all: Vec<(String, File<E>)>,
+    /// Where each name sits in `all`. Only looked up, never iterated.
+    index: HashMap<String, usize, BuildHasherDefault<StableHasher>>,
+    /// Positions in `all`, in name order.
+    by_name: Vec<usize>,
+}
+
+impl<E> Default for Files<E> {
+    fn default() -> Self {
+        Files { all: Vec::new(), index: HashMap::default(), by_name: Vec::new() }
+    }
+}
+
+impl<E> Files<E> {
+    fn get(&self, name: &str) -> Option<&File<E>> {
+        self.index.get(name).map(|&i| &self.all[i].1)
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut File<E>> {
+        self.index.get(name).map(|&i| &mut self.all[i].1)
+    }
+
+    /// The file, created empty if it does not exist.
+    fn open(&mut self, name: &str) -> &mut File<E> {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = self.all.len();
+                self.all.push((name.to_string(), File::default()));
+                self.index.insert(name.to_string(), i);
+                let all = &self.all;
+                let at = self.by_name.partition_point(|&j| all[j].0.as_str() < name);
+                self.by_name.insert(at, i);
+                i
+            }
+        };
+        &mut self.all[i].1
+    }
+
+    /// Every file with its name, in name order.
+    fn iter(&self) -> impl Iterator<Item = (&String, &File<E>)> {
+        self.by_name.iter().map(|&i| (&self.all[i].0, &self.all[i].1))
+    }
+
+    /// Every file, in name order.
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut File<E>> {
+        let mut files: Vec<Option<&mut File<E>>> = self.all.iter_mut().map(|(_, f)| Some(f)).collect();
+        self.by_name.iter().map(move |&i| files[i].take().expect("each position once"))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Disk<E> {
-    files: BTreeMap<String, File<E>>,
+    files: Files<E>,
     /// Fsyncs in flight, by issue number.
     pending: BTreeMap<u64, PendingSync<E>>,
     /// The next issue number; starts at 1 so that 0 means "no fsync yet".
@@ -87,7 +146,7 @@ pub struct Disk<E> {
 
 impl<E: Clone> Default for Disk<E> {
     fn default() -> Self {
-        Disk { files: BTreeMap::new(), pending: BTreeMap::new(), next_seq: 1 }
+        Disk { files: Files::default(), pending: BTreeMap::new(), next_seq: 1 }
     }
 }
 
@@ -101,7 +160,7 @@ impl<E: Clone> Disk<E> {
     pub fn apply(&mut self, op: DiskOp<E>) -> Option<SyncToken> {
         match op {
             DiskOp::Append { file, entry } => {
-                self.files.entry(file).or_default().cached.push(entry);
+                self.files.open(&file).cached.push(entry);
                 None
             }
             DiskOp::Truncate { file, len } => {
@@ -122,7 +181,7 @@ impl<E: Clone> Disk<E> {
                 None
             }
             DiskOp::Rewrite { file, entries } => {
-                let f = self.files.entry(file.clone()).or_default();
+                let f = self.files.open(&file);
                 let old = std::mem::replace(&mut f.cached, entries);
                 for p in self.pending.values_mut().filter(|p| p.file == file) {
                     if p.shared > 0 {
@@ -139,7 +198,7 @@ impl<E: Clone> Disk<E> {
                 None
             }
             DiskOp::Fsync { file } => {
-                let f = self.files.entry(file.clone()).or_default();
+                let f = self.files.open(&file);
                 let seq = self.next_seq;
                 self.next_seq += 1;
                 self.pending.insert(seq, PendingSync { file, shared: f.cached.len(), tail: Vec::new(), rewritten_after: false });
@@ -260,7 +319,7 @@ impl<E: Clone> Disk<E> {
 
     /// Every file ever written, in name order.
     pub fn files(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
+        self.files.iter().map(|(n, _)| n.as_str())
     }
 }
 
