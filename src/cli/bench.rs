@@ -273,7 +273,7 @@ fn print_bench(r: &BenchReport) {
         o.wall_s
     );
     println!(
-        "time split engine {:.0}%, actors {:.0}%, checkers {:.0}% (a second, timed pass; its {} timed spans at {:.0} ns each, {:.0} ns inside, taken out)",
+        "time split engine {:.1}%, actors {:.1}%, checkers {:.1}% (a second, timed pass; its {} timed spans at {:.0} ns each, {:.0} ns inside, taken out)",
         o.engine_share * 100.0,
         o.actors_share * 100.0,
         o.checks_share * 100.0,
