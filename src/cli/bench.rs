@@ -169,23 +169,26 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
     }
     let mut report = BenchReport { scenario: scenario.name.clone(), seeds, all_passed: true, ..BenchReport::default() };
 
-    // One core, one seed after another, untimed inside: the speed figures. It runs the seeds
-    // the all-cores sweep below will run (`seeds` per thread), so that the two compare the same
-    // work.
+    // One core, one seed after another, untimed inside: the speed figures. It is the sweep the
+    // all-cores pass below runs (the same seeds, `seeds` per thread, the same code), on one
+    // thread, timed by the wall clock like that pass, so that the two compare like with like.
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let count = seeds * jobs as u64;
-    let mut total = Duration::ZERO;
-    for seed in 1..=count {
-        let started = Instant::now();
-        let r = run_scenario(&scenario, seed, RunOptions::default());
-        let took = started.elapsed();
-        total += took;
-        report.events += r.stats.events;
-        report.virtual_time_s += r.stats.virtual_time_s;
-        report.all_passed &= r.matched;
-        eprintln!("seed {seed}: {} in {:.3}s, {} events", r.verdict, took.as_secs_f64(), r.stats.events);
-    }
-    let wall = total.as_secs_f64();
+    let stop = AtomicBool::new(false);
+    let tally = Mutex::new((0u64, 0.0f64, true));
+    let started = Instant::now();
+    sweep(&scenario, SeedSet::new(1..1 + count), 1, false, &stop, &|r, _| {
+        let mut t = tally.lock().expect("not poisoned");
+        t.0 += r.stats.events;
+        t.1 += r.stats.virtual_time_s;
+        t.2 &= r.matched;
+        eprintln!("seed {}: {}, {} events", r.seed, r.verdict, r.stats.events);
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let (events, virtual_time_s, passed) = tally.into_inner().expect("not poisoned");
+    report.events = events;
+    report.virtual_time_s = virtual_time_s;
+    report.all_passed &= passed;
 
     // The first `seeds` seeds again, each split into engine, actors and checks by reading the clock
     // around every handler and every per-step check. What timing a span costs, inside it and in
@@ -224,7 +227,6 @@ pub fn bench(scenario: Option<PathBuf>, seeds: u64, jobs: Option<usize>, memory_
     };
 
     // All cores: the same seeds as a sweep on `jobs` threads.
-    let stop = AtomicBool::new(false);
     let started = Instant::now();
     let swept = sweep(&scenario, SeedSet::new(1..1 + count), jobs, false, &stop, &|_, _| {});
     let sweep_wall = started.elapsed().as_secs_f64();
