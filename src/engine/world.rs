@@ -1041,6 +1041,52 @@ mod tests {
         w.history().iter().filter(|h| h.node == NodeId(node)).map(|h| h.obs.clone()).collect()
     }
 
+    /// Sets, resets and cancels timers: a reset timer fires once, at its latest time; a cancelled
+    /// one never; one set again after it fired fires again.
+    struct Timers;
+
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    enum Tm {
+        Reset,
+        Cancelled,
+        Again,
+    }
+
+    impl Actor for Timers {
+        type Msg = Ping;
+        type Timer = Tm;
+        type Entry = u32;
+        type Obs = (Tm, u64);
+        type Command = u32;
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+            ctx.set_timer(Tm::Reset, SimDuration::from_millis(10));
+            ctx.set_timer(Tm::Cancelled, SimDuration::from_millis(10));
+            ctx.set_timer(Tm::Again, SimDuration::from_millis(5));
+            ctx.set_timer(Tm::Reset, SimDuration::from_millis(30));
+            ctx.cancel_timer(Tm::Cancelled);
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, t: Tm) {
+            let ms = ctx.now().0 / 1_000;
+            if t == Tm::Again && ms < 20 {
+                ctx.set_timer(Tm::Again, SimDuration::from_millis(20));
+            }
+            ctx.observe((t, ms));
+        }
+        fn on_disk(&mut self, _: &mut Ctx<'_, Self>, _: DiskDone) {}
+        fn on_command(&mut self, _: &mut Ctx<'_, Self>, _: u32) {}
+    }
+
+    #[test]
+    fn a_reset_timer_fires_once_at_its_latest_time_and_a_cancelled_one_never() {
+        let mut w: World<Timers> = World::new(1, Box::new(RandomChooser::new(1)), NetConfig::default(), DiskConfig::default());
+        let id = w.add_node("t", Box::new(|_: &DiskImage<u32>| Timers));
+        w.schedule(SimTime::ZERO, Control::Start(id), "start t");
+        w.run(limits(1_000), SimDuration::from_millis(10), &mut |_| false, &mut |_, _| {});
+        let fired: Vec<(Tm, u64)> = w.history().iter().map(|h| h.obs.clone()).collect();
+        assert_eq!(fired, vec![(Tm::Again, 5), (Tm::Again, 25), (Tm::Reset, 30)]);
+    }
+
     #[test]
     fn same_seed_same_run_other_seed_other_run() {
         let run = |seed| {
