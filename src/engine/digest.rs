@@ -99,6 +99,10 @@ impl Hasher for StableHasher {
     }
 }
 
+/// A hash map keyed through [`StableHasher`]: the same on every machine and in every run. For
+/// lookups only: iterating one would still visit entries in an order nobody chose.
+pub type StableHashMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<StableHasher>>;
+
 /// The stable hash of one value.
 pub fn stable_hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
     let mut h = StableHasher::new();

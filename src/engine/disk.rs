@@ -16,13 +16,12 @@
 //! copy, and only the entries a later truncate or rewrite would destroy are copied aside for the
 //! fsyncs still in flight.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::chooser::{Choice, Chooser};
-use super::digest::StableHasher;
+use super::digest::StableHashMap;
 use crate::model::{DiskImage, DiskOp, NodeId, SimDuration};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,22 +77,21 @@ struct PendingSync<E> {
     rewritten_after: bool,
 }
 
-/// A node's files: found by name through a hash map (an append names its file, and comparing
-/// names down a tree was most of an append's cost), walked in name order through a sorted list
-/// of positions, which changes only when a file is created.
+/// A node's files, kept in name order (crashes and images walk them so), and found by name through
+/// a hash map: an append names its file, and comparing names down a tree was most of an append's
+/// cost. Creating a file shifts the positions after it, so the map is rebuilt then; files are
+/// created rarely and a node has tens of them.
 #[derive(Clone, Debug)]
 struct Files<E> {
-    /// Every file with its name, in the order they were created.
+    /// Every file with its name, in name order.
     all: Vec<(String, File<E>)>,
     /// Where each name sits in `all`. Only looked up, never iterated.
-    index: HashMap<String, usize, BuildHasherDefault<StableHasher>>,
-    /// Positions in `all`, in name order.
-    by_name: Vec<usize>,
+    index: StableHashMap<String, usize>,
 }
 
 impl<E> Default for Files<E> {
     fn default() -> Self {
-        Files { all: Vec::new(), index: HashMap::default(), by_name: Vec::new() }
+        Files { all: Vec::new(), index: StableHashMap::default() }
     }
 }
 
@@ -111,13 +109,10 @@ impl<E> Files<E> {
         let i = match self.index.get(name) {
             Some(&i) => i,
             None => {
-                let i = self.all.len();
-                self.all.push((name.to_string(), File::default()));
-                self.index.insert(name.to_string(), i);
-                let all = &self.all;
-                let at = self.by_name.partition_point(|&j| all[j].0.as_str() < name);
-                self.by_name.insert(at, i);
-                i
+                let at = self.all.partition_point(|(n, _)| n.as_str() < name);
+                self.all.insert(at, (name.to_string(), File::default()));
+                self.index = self.all.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
+                at
             }
         };
         &mut self.all[i].1
@@ -125,13 +120,12 @@ impl<E> Files<E> {
 
     /// Every file with its name, in name order.
     fn iter(&self) -> impl Iterator<Item = (&String, &File<E>)> {
-        self.by_name.iter().map(|&i| (&self.all[i].0, &self.all[i].1))
+        self.all.iter().map(|(n, f)| (n, f))
     }
 
     /// Every file, in name order.
     fn values_mut(&mut self) -> impl Iterator<Item = &mut File<E>> {
-        let mut files: Vec<Option<&mut File<E>>> = self.all.iter_mut().map(|(_, f)| Some(f)).collect();
-        self.by_name.iter().map(move |&i| files[i].take().expect("each position once"))
+        self.all.iter_mut().map(|(_, f)| f)
     }
 }
 

@@ -6,14 +6,14 @@
 //! network model, disk operations through the node's disk model, timers into the queue,
 //! observations into the history. Every step is hashed into the trace digest.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
+use std::hash::Hasher;
 
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::chooser::{fork, Choice, Chooser};
-use super::digest::StableHasher;
+use super::digest::{StableHashMap, StableHasher};
 use super::disk::{Disk, DiskConfig};
 use super::event::{HistoryEntry, SendFate, TraceEvent, TraceKind, TraceSink};
 use super::net::{ArriveOutcome, DropReason, LinkConfig, MessageRule, NetConfig, Network, SendOutcome};
@@ -231,7 +231,7 @@ fn set_bit(bits: &mut Vec<u64>, i: u64, on: bool) {
     }
 }
 
-type TimerMap<T> = HashMap<T, u64, BuildHasherDefault<StableHasher>>;
+type TimerMap<T> = StableHashMap<T, u64>;
 
 /// A condition on the world, checked after every step.
 pub type Condition<A> = Box<dyn FnMut(&World<A>) -> bool>;
